@@ -1,0 +1,96 @@
+"""LeadFlow PM: the application factory."""
+
+import os
+
+from flask import Flask
+
+from config import BASE_DIR, CONFIGS
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    name = config_name or os.environ.get("LEADFLOW_CONFIG") or "development"
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    app.config.from_object(CONFIGS[name])
+    app.config.update(overrides)
+    app.config["CONFIG_NAME"] = name
+    from app.operations import check_config, register_logging
+
+    check_config(app)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_web(app)
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (the whole schema, for Alembic and relationships)
+    from app.extensions import csrf, db, limiter, login_manager, migrate, redis_handle, sock
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    sock.init_app(app)
+    redis_handle.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        import uuid
+
+        from app.models import User
+
+        user_id, _, version = token.partition(":")
+        try:
+            user = db.session.get(User, uuid.UUID(user_id))
+        except ValueError:
+            return None
+        if user is None or str(user.session_version) != version or user.status not in {"active", "pending"}:
+            return None
+        return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.core import bp as core_bp
+    from app.portals.admin import bp as admin_bp
+    from app.portals.cp import bp as cp_bp
+    from app.portals.superadmin import bp as super_bp
+
+    subdomains = app.config["SUBDOMAIN_MODE"] and app.config["SERVER_NAME"]
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    for blueprint, prefix, subdomain in (
+        (cp_bp, "/cp", "app"),
+        (admin_bp, "/admin", "admin"),
+        (super_bp, "/super", "super"),
+    ):
+        app.register_blueprint(blueprint, url_prefix=prefix, subdomain=subdomain if subdomains else None)
+    for module in app.config.get("EXTRA_BLUEPRINTS", ()):
+        app.register_blueprint(module)
+
+
+def register_web(app: Flask) -> None:
+    from app import access, web
+    from app.navigation import register_navigation
+
+    app.before_request(access.enforce)
+    web.register_template_helpers(app)
+    web.register_errors(app)
+    web.register_security_headers(app)
+    register_navigation(app)

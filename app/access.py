@@ -1,0 +1,106 @@
+"""Deny by default: every endpoint names the roles it admits, checked in one place before each request.
+
+A blueprint declares the roles of all its routes with `portal_roles(bp, ...)`; a view narrows or
+widens that with `@roles(...)`; anonymous pages say `@public`. An endpoint that declares nothing is
+refused with 403, so a forgotten declaration fails closed.
+"""
+
+from datetime import UTC, datetime
+
+from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+CP, ADMIN, SUPER = "channel_partner", "admin", "super_admin"
+STAFF = (ADMIN, SUPER)
+ANY_USER = (CP, ADMIN, SUPER)
+PUBLIC = "public"
+
+_blueprint_roles: dict[str, tuple[str, ...]] = {}
+# Pages a pending (not yet approved) or password-change-bound user may still open.
+_ALWAYS_OPEN = {"static", "auth.logout", "core.healthz"}
+_PENDING_OPEN = _ALWAYS_OPEN | {"auth.pending"}
+_PASSWORD_OPEN = _ALWAYS_OPEN | {"auth.change_password"}
+
+HOME = {CP: "cp.dashboard", ADMIN: "admin.dashboard", SUPER: "superadmin.dashboard"}
+
+
+def roles(*allowed: str):
+    def decorate(view):
+        view.allowed_roles = tuple(allowed)
+        return view
+
+    return decorate
+
+
+def public(view):
+    view.allowed_roles = PUBLIC
+    return view
+
+
+def portal_roles(blueprint, *allowed: str) -> None:
+    _blueprint_roles[blueprint.name] = tuple(allowed)
+
+
+def allowed_roles_for(endpoint: str):
+    view = current_app.view_functions.get(endpoint)
+    if view is None:
+        return None
+    declared = getattr(view, "allowed_roles", None)
+    if declared is not None:
+        return declared
+    blueprint = endpoint.rsplit(".", 1)[0] if "." in endpoint else None
+    return _blueprint_roles.get(blueprint)
+
+
+def home_url(user) -> str:
+    if user.status == "pending":
+        return url_for("auth.pending")
+    return url_for(HOME[user.role])
+
+
+def _unauthenticated():
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=401)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+
+def _session_expired() -> bool:
+    now = datetime.now(UTC).timestamp()
+    cfg = current_app.config
+    login_at, seen_at = session.get("login_at", now), session.get("seen_at", now)
+    if now - login_at > cfg["SESSION_ABSOLUTE_TIMEOUT"].total_seconds():
+        return True
+    if now - seen_at > cfg["SESSION_IDLE_TIMEOUT"].total_seconds():
+        return True
+    session["seen_at"] = now
+    return False
+
+
+def enforce():
+    """before_request: session timeouts, pending/forced-password redirects, then the role check."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static":
+        return None  # 404s and static files
+    if current_user.is_authenticated and _session_expired():
+        logout_user()
+        session.clear()
+        flash("Your session has expired. Please log in again.", "warning")
+        return _unauthenticated()
+    allowed = allowed_roles_for(endpoint)
+    if allowed is None:
+        abort(403)  # nothing declared: deny by default
+    if allowed == PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        return _unauthenticated()
+    if current_user.status == "pending" and endpoint not in _PENDING_OPEN:
+        return redirect(url_for("auth.pending"))
+    if current_user.must_change_password and endpoint not in _PASSWORD_OPEN:
+        return redirect(url_for("auth.change_password"))
+    if endpoint in _ALWAYS_OPEN or endpoint in _PENDING_OPEN or endpoint in _PASSWORD_OPEN:
+        return None
+    if current_user.status != "active" or current_user.role not in allowed:
+        abort(403)
+    return None

@@ -1,0 +1,115 @@
+"""Sign-up, login, logout, forced password change and the approval-pending screen."""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.access import ANY_USER, home_url, public, roles
+from app.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
+from app.extensions import db, limiter
+from app.models.base import utcnow
+from app.services import accounts
+from app.web import render
+
+bp = Blueprint("auth", __name__)
+
+
+def _failed_login(response) -> bool:
+    """Only failed attempts count towards the rate limit."""
+    return request.method == "POST" and response.status_code != 302
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed_login)
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None or user.status not in {"active", "pending"}:
+            form.password.errors.append("Wrong email or password.")
+            if user is not None and user.status == "suspended":
+                form.password.errors[-1] = "Wrong email or password, or the account is not active."
+            return render("auth/login.html", form=form, status=401)
+        _start_session(user)
+        return redirect(_safe_next(request.args.get("next")) or home_url(user))
+    return render("auth/login.html", form=form, status=422 if form.errors else 200)
+
+
+def _start_session(user) -> None:
+    session.clear()  # a fresh session at login: no fixation
+    login_user(user)
+    now = datetime.now(UTC).timestamp()
+    session["login_at"] = session["seen_at"] = now
+    session.permanent = True
+    user.last_login_at = utcnow()
+    db.session.commit()
+
+
+@bp.post("/logout")
+@roles(*ANY_USER)
+def logout():
+    logout_user()
+    session.clear()
+    flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_cp(
+                form.email.data, form.password.data, form.company_name.data, form.name.data or ""
+            )
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            form.email.errors.append(str(exc))
+        else:
+            db.session.commit()
+            _start_session(user)
+            return redirect(url_for("auth.pending"))
+    return render("auth/register.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.get("/pending")
+@roles(*ANY_USER)
+def pending():
+    if current_user.status != "pending":
+        return redirect(home_url(current_user))
+    return render("auth/pending.html")
+
+
+@bp.route("/change-password", methods=["GET", "POST"])
+@roles(*ANY_USER)
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, form.current_password.data, form.new_password.data)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            form.current_password.errors.append(str(exc))
+        else:
+            db.session.commit()
+            _start_session(current_user._get_current_object())  # new session version: carry on in a fresh session
+            flash("Your password has been changed.", "success")
+            return redirect(home_url(current_user))
+    return render("auth/change_password.html", form=form, status=422 if form.errors else 200)

@@ -1,0 +1,117 @@
+"""Leads, their notes, activity history and evidence."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import MONEY, Timestamps, enum, fk, money, pk, utcnow
+
+STAGES = ("new", "contacted", "qualified", "proposal", "negotiation", "won", "lost")
+STAGE_LABELS = {
+    "new": "New",
+    "contacted": "Contacted",
+    "qualified": "Qualified",
+    "proposal": "Proposal",
+    "negotiation": "Negotiation",
+    "won": "Won",
+    "lost": "Lost",
+}
+ALLOCATION_STATUSES = ("pending", "allocated")
+FEE_TYPES = ("percentage", "fixed")
+EVIDENCE_TYPES = ("image", "pdf", "document")
+
+
+class Lead(Timestamps, db.Model):
+    __tablename__ = "leads"
+    __table_args__ = (
+        sa.Index("ix_leads_allocated_to_stage", "allocated_to", "kanban_stage"),
+        sa.Index("ix_leads_stage_updated", "kanban_stage", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = pk()
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    category_id: Mapped[uuid.UUID | None] = fk("categories.id", nullable=True, ondelete="SET NULL")
+    originated_by: Mapped[uuid.UUID | None] = fk("channel_partners.id", nullable=True, ondelete="SET NULL")
+    allocated_to: Mapped[uuid.UUID | None] = fk("channel_partners.id", nullable=True, ondelete="SET NULL", index=False)
+    created_by: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL")
+    allocation_status: Mapped[str] = mapped_column(
+        enum(*ALLOCATION_STATUSES, name="allocation_status"), nullable=False, default="pending", index=True
+    )
+    kanban_stage: Mapped[str] = mapped_column(enum(*STAGES, name="kanban_stage"), nullable=False, default="new")
+    contact_name: Mapped[str | None] = mapped_column(sa.String(120))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    contact_company: Mapped[str | None] = mapped_column(sa.String(200))
+    lead_value: Mapped[Decimal | None] = money()
+    commission_amount: Mapped[Decimal | None] = money()
+    fee_override_type: Mapped[str | None] = mapped_column(enum(*FEE_TYPES, name="lead_fee_override_type"))
+    fee_override_value: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 4))
+    platform_fee_amount: Mapped[Decimal | None] = money()
+    net_commission: Mapped[Decimal | None] = money()
+    fee_capped: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    lost_reason: Mapped[str | None] = mapped_column(sa.Text)
+    stage_changed_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow)
+    # Optimistic concurrency: a save carries the version it was read at; a stale save is refused.
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+    category = relationship("Category")
+    originator = relationship("ChannelPartner", foreign_keys=[originated_by])
+    assignee = relationship("ChannelPartner", foreign_keys=[allocated_to])
+    evidence = relationship("LeadEvidence", order_by="LeadEvidence.created_at", cascade="all, delete-orphan")
+    notes = relationship("LeadNote", order_by="LeadNote.created_at.desc()", cascade="all, delete-orphan")
+    activity = relationship("LeadActivity", order_by="LeadActivity.created_at.desc()", cascade="all, delete-orphan")
+
+    @property
+    def has_fee_override(self) -> bool:
+        return self.fee_override_type is not None and self.fee_override_value is not None
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_LABELS[self.kanban_stage]
+
+
+class LeadNote(db.Model):
+    __tablename__ = "lead_notes"
+
+    id: Mapped[uuid.UUID] = pk()
+    lead_id: Mapped[uuid.UUID] = fk("leads.id", ondelete="CASCADE")
+    author_id: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL")
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow)
+
+    author = relationship("User")
+
+
+class LeadActivity(db.Model):
+    __tablename__ = "lead_activity"
+
+    id: Mapped[uuid.UUID] = pk()
+    lead_id: Mapped[uuid.UUID] = fk("leads.id", ondelete="CASCADE")
+    actor_id: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL")
+    action: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    detail: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow, index=True)
+
+    actor = relationship("User")
+
+
+class LeadEvidence(db.Model):
+    __tablename__ = "lead_evidence"
+
+    id: Mapped[uuid.UUID] = pk()
+    lead_id: Mapped[uuid.UUID] = fk("leads.id", ondelete="CASCADE")
+    file_id: Mapped[uuid.UUID] = fk("stored_files.id", ondelete="CASCADE")
+    file_type: Mapped[str] = mapped_column(enum(*EVIDENCE_TYPES, name="evidence_type"), nullable=False)
+    uploaded_by: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL")
+    description: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow)
+
+    file = relationship("StoredFile")
+
+
+__all__ = ["Lead", "LeadNote", "LeadActivity", "LeadEvidence", "MONEY"]

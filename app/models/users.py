@@ -1,0 +1,71 @@
+"""People who log in."""
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import Timestamps, enum, fk, pk
+
+ROLES = ("super_admin", "admin", "channel_partner")
+USER_STATUSES = ("pending", "active", "suspended", "rejected")
+
+
+class User(UserMixin, Timestamps, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = pk()
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    role: Mapped[str] = mapped_column(enum(*ROLES, name="user_role"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(enum(*USER_STATUSES, name="user_status"), nullable=False, index=True)
+    must_change_password: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    avatar_file_id: Mapped[uuid.UUID | None] = fk("stored_files.id", nullable=True, ondelete="SET NULL")
+    # Bumped on suspension or password change; a session carrying an older value is ended.
+    session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Event keys (see services.notifications.EVENTS) this user does not want by email.
+    email_muted_events: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+
+    partner = relationship(
+        "ChannelPartner", back_populates="user", uselist=False, foreign_keys="ChannelPartner.user_id"
+    )
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: pending users may log in to see the pending page
+        return self.status in {"active", "pending"}
+
+    @property
+    def is_cp(self) -> bool:
+        return self.role == "channel_partner"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_super(self) -> bool:
+        return self.role == "super_admin"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in {"admin", "super_admin"}
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email.split("@")[0]
+
+    @property
+    def initials(self) -> str:
+        parts = [p for p in self.display_name.replace(".", " ").split() if p]
+        return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}/{self.status}>"

@@ -1,0 +1,102 @@
+"""Configuration classes. Every class honours DATABASE_URL and REDIS_URL when they are set."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _database_url(default: str | None, *names: str) -> str | None:
+    url = next((os.environ[n] for n in (*names, "DATABASE_URL") if os.environ.get(n)), None) or default
+    # psycopg 3 is the driver we ship; accept the common spellings of a PostgreSQL URL.
+    if url and url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{BASE_DIR / 'instance' / 'leadflow.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "leadflow")
+
+    WTF_CSRF_TIME_LIMIT = None  # a board left open all day must not go stale
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "120")))
+    SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", "24")))
+    PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_TIMEOUT
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    HSTS = False
+
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    SUBDOMAIN_MODE = _bool("SUBDOMAIN_MODE")
+    SERVER_NAME = os.environ.get("SERVER_NAME") or None
+
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")  # console | smtp
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "LeadFlow PM <no-reply@leadflowpm.test>")
+
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")  # local | s3
+    STORAGE_LOCAL_DIR = os.environ.get("STORAGE_LOCAL_DIR") or str(BASE_DIR / "instance" / "uploads")
+    S3_BUCKET = os.environ.get("S3_BUCKET") or None
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or None
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY") or None
+    S3_PRESIGN_SECONDS = int(os.environ.get("S3_PRESIGN_SECONDS", "300"))
+    MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+    MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024  # room for the other form fields
+
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None  # a local stub in tests
+    STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd")
+
+    FEE_OVERDUE_DAYS = int(os.environ.get("FEE_OVERDUE_DAYS", "30"))
+    CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
+    SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
+    JSON_LOGS = _bool("JSON_LOGS")
+    REPORT_PDF_JOB_THRESHOLD = int(os.environ.get("REPORT_PDF_JOB_THRESHOLD", "2000"))
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    # TEST_DATABASE_URL first, so a developer's DATABASE_URL is never wiped by the suite by accident.
+    SQLALCHEMY_DATABASE_URI = _database_url("sqlite://", "TEST_DATABASE_URL")
+    WTF_CSRF_ENABLED = False
+    LOGIN_RATE_LIMIT = "10 per minute"
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "memory")
+    PASSWORD_HASH_FAST = True  # argon2 with tiny cost keeps the suite quick
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    HSTS = True
+    JSON_LOGS = True
+    SQLALCHEMY_DATABASE_URI = _database_url(None)
+
+
+CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}

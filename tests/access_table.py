@@ -1,0 +1,85 @@
+"""THE permission table: every route of the app, with the status each role gets.
+
+Keys are "METHOD endpoint"; values are (path, expected) where the path may name ids from
+tests/world.py in braces and `expected` maps each role to a status code. Roles:
+anon (not logged in), pending (a CP awaiting approval), cp (owns the world's records),
+other (a second approved CP), admin, super. POSTs are sent with an empty form (CSRF off), so an
+admitted role usually gets its validation answer (422) or the action's redirect.
+
+A route missing from this table, or an entry for a route that no longer exists, fails the suite.
+"""
+
+ROLES = ("anon", "pending", "other", "cp", "admin", "super")
+
+
+def expect(anon=302, pending=302, cp=403, other=None, admin=403, super=403) -> dict:
+    return {
+        "anon": anon,
+        "pending": pending,
+        "cp": cp,
+        "other": cp if other is None else other,
+        "admin": admin,
+        "super": super,
+    }
+
+
+def everyone(code=200, anon=None, pending=None) -> dict:
+    return expect(
+        anon=code if anon is None else anon,
+        pending=code if pending is None else pending,
+        cp=code,
+        admin=code,
+        super=code,
+    )
+
+
+def cp_only(ok=200, other=None) -> dict:
+    """A CP route; `other` is what a second CP gets for the first CP's record (404 when ids are involved)."""
+    return expect(cp=ok, other=ok if other is None else other)
+
+
+def admin_only(ok=200) -> dict:
+    return expect(admin=ok)
+
+
+def super_only(ok=200) -> dict:
+    return expect(super=ok)
+
+
+def staff(ok=200, super_ok=None) -> dict:
+    return expect(admin=ok, super=ok if super_ok is None else super_ok)
+
+
+def logged_in(ok=200) -> dict:
+    """Any active user."""
+    return expect(cp=ok, admin=ok, super=ok)
+
+
+ROUTES = {
+    # --- shared -------------------------------------------------------------------------------
+    "GET core.index": ("/", everyone(302)),
+    "GET core.healthz": ("/healthz", everyone(200)),
+    # --- auth ---------------------------------------------------------------------------------
+    "GET auth.login": ("/auth/login", everyone(302, anon=200)),
+    "POST auth.login": ("/auth/login", everyone(302, anon=422)),
+    "GET auth.register": ("/auth/register", everyone(302, anon=200)),
+    "POST auth.register": ("/auth/register", everyone(302, anon=422)),
+    "POST auth.logout": ("/auth/logout", everyone(302)),
+    "GET auth.pending": ("/auth/pending", everyone(302, pending=200)),
+    "GET auth.change_password": ("/auth/change-password", logged_in(200)),
+    "POST auth.change_password": ("/auth/change-password", logged_in(422)),
+    # --- channel partner portal -----------------------------------------------------------------
+    "GET cp.dashboard": ("/cp/", cp_only()),
+    # --- admin portal -----------------------------------------------------------------------------
+    "GET admin.dashboard": ("/admin/", admin_only()),
+    "GET admin.partners": ("/admin/partners", admin_only()),
+    "GET admin.partner_detail": ("/admin/partners/{partner}", admin_only()),
+    "POST admin.partner_add": ("/admin/partners/add", admin_only(422)),
+    "POST admin.partner_approve": ("/admin/partners/{pending_partner}/approve", admin_only(302)),
+    "POST admin.partner_reject": ("/admin/partners/{pending_partner}/reject", admin_only(302)),
+    "POST admin.partner_suspend": ("/admin/partners/{partner}/suspend", admin_only(302)),
+    "POST admin.partner_reactivate": ("/admin/partners/{partner}/reactivate", admin_only(409)),
+    "POST admin.partner_welcome_email": ("/admin/partners/{partner}/welcome-email", admin_only(409)),
+    # --- super admin portal -----------------------------------------------------------------------
+    "GET superadmin.dashboard": ("/super/", super_only()),
+}
