@@ -1,10 +1,14 @@
 """LeadFlow PM: the application factory."""
 
+import importlib
 import os
 
 from flask import Flask
 
 from config import BASE_DIR, CONFIGS
+
+# Blueprints outside the portals (each package defines `bp` and declares its roles per route).
+SHARED_BLUEPRINTS = ()
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -81,8 +85,8 @@ def register_blueprints(app: Flask) -> None:
         (super_bp, "/super", "super"),
     ):
         app.register_blueprint(blueprint, url_prefix=prefix, subdomain=subdomain if subdomains else None)
-    for module in app.config.get("EXTRA_BLUEPRINTS", ()):
-        app.register_blueprint(module)
+    for name in SHARED_BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
 
 
 def register_web(app: Flask) -> None:

@@ -7,7 +7,14 @@ other (a second approved CP), admin, super. POSTs are sent with an empty form (C
 admitted role usually gets its validation answer (422) or the action's redirect.
 
 A route missing from this table, or an entry for a route that no longer exists, fails the suite.
+The foundation's routes are below; each domain keeps its rows in tests/access_routes/<domain>.py
+(a ROUTES dict built with the same helpers), merged here into the one table.
 """
+
+import importlib
+import pkgutil
+
+from tests import access_routes
 
 ROLES = ("anon", "pending", "other", "cp", "admin", "super")
 
@@ -83,3 +90,10 @@ ROUTES = {
     # --- super admin portal -----------------------------------------------------------------------
     "GET superadmin.dashboard": ("/super/", super_only()),
 }
+
+
+for _module in pkgutil.iter_modules(access_routes.__path__):
+    _rows = importlib.import_module(f"tests.access_routes.{_module.name}").ROUTES
+    _clash = ROUTES.keys() & _rows.keys()
+    assert not _clash, f"routes listed twice: {_clash}"
+    ROUTES.update(_rows)

@@ -1,11 +1,16 @@
 """One small world of records that the route walk and the IDOR suites act on.
 
 `cp` owns everything CP-side here; `other` is a second approved CP who must never see it.
-Each domain adds the records its routes need and names their ids in the returned dict.
+Each domain adds the records its routes need in tests/world_parts/<NN_domain>.py, a function
+`add(world)` that puts ids into world["ids"]; they run in file-name order (catalog before leads
+before commissions...).
 """
 
+import importlib
+import pkgutil
+
 from app.extensions import db
-from tests import factories
+from tests import factories, world_parts
 
 
 def build_world() -> dict:
@@ -18,6 +23,13 @@ def build_world() -> dict:
     pending = factories.make_partner(status="pending", company="Pending Co")
     users.update({"cp": partner.user, "other": other.user, "pending": pending.user})
     factories.make_fee_config()
-    ids = {"partner": partner.id, "other_partner": other.id, "pending_partner": pending.id}
+    world = {
+        "users": users,
+        "partners": {"cp": partner, "other": other, "pending": pending},
+        "ids": {"partner": partner.id, "other_partner": other.id, "pending_partner": pending.id},
+    }
+    for module in sorted(pkgutil.iter_modules(world_parts.__path__), key=lambda m: m.name):
+        importlib.import_module(f"tests.world_parts.{module.name}").add(world)
+        db.session.flush()
     db.session.commit()
-    return {"users": users, "ids": ids}
+    return world
