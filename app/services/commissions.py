@@ -1,0 +1,139 @@
+"""Commission transactions (SPEC 2.1, 2.4, 2.9): one per won lead, following the lead while unpaid.
+
+The pipeline calls exactly three things here:
+- `assert_can_change(lead)` before moving a lead or editing its money (paid leads are frozen);
+- `on_stage_changed(lead, old_stage, actor)` after a stage change (Won opens, leaving Won voids);
+- `recompute(lead, actor, resnapshot=False)` after value, commission or fee override change.
+"""
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import CommissionTransaction
+from app.models.base import utcnow
+from app.services import audit, fees
+
+TX_FIELDS = ("status", "gross_commission", "platform_fee", "net_commission", "fee_rule_type", "fee_rule_value")
+
+
+class CommissionFrozen(Exception):
+    """The lead's commission has been paid: the lead stays Won and its money cannot change."""
+
+    def __init__(self, message: str = "This lead's commission has been paid, so it is frozen."):
+        super().__init__(message)
+
+
+def transaction_for(lead, lock: bool = False) -> CommissionTransaction | None:
+    stmt = sa.select(CommissionTransaction).where(CommissionTransaction.lead_id == lead.id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def is_frozen(lead) -> bool:
+    tx = transaction_for(lead)
+    return tx is not None and tx.status == "paid"
+
+
+def assert_can_change(lead) -> None:
+    if is_frozen(lead):
+        raise CommissionFrozen()
+
+
+def snapshot_rule(tx: CommissionTransaction) -> fees.FeeRule:
+    return fees.FeeRule(
+        type=tx.fee_rule_type, value=tx.fee_rule_value, source=tx.fee_rule_source, config_id=tx.fee_config_id
+    )
+
+
+def effective_rule(lead, tx: CommissionTransaction | None = None) -> fees.FeeRule | None:
+    """A won lead keeps the rule snapshotted on its transaction; any other lead uses override or global rule."""
+    tx = tx if tx is not None else transaction_for(lead)
+    if tx is not None and tx.status != "void":
+        return snapshot_rule(tx)
+    return fees.rule_for_lead(lead)
+
+
+def _take_snapshot(tx: CommissionTransaction, rule: fees.FeeRule) -> None:
+    tx.fee_rule_type, tx.fee_rule_value, tx.fee_rule_source = rule.type, rule.value, rule.source
+    tx.fee_config_id = rule.config_id
+
+
+def _apply_amounts(lead, tx: CommissionTransaction | None, rule: fees.FeeRule | None) -> None:
+    result = fees.preview(lead.commission_amount, rule)
+    lead.platform_fee_amount = result.fee if result else None
+    lead.net_commission = result.net if result else None
+    lead.fee_capped = bool(result and result.capped)
+    if tx is not None:
+        tx.gross_commission = result.commission if result else fees.to_cents(0)
+        tx.platform_fee = result.fee if result else fees.to_cents(0)
+        tx.net_commission = result.net if result else fees.to_cents(0)
+        tx.fee_capped = bool(result and result.capped)
+        tx.lead_value = lead.lead_value
+
+
+def open_for_won_lead(lead, actor) -> CommissionTransaction:
+    """Create the lead's transaction (or revive its void one): status pending, rule snapshotted."""
+    tx = transaction_for(lead, lock=True)
+    rule = fees.rule_for_lead(lead)
+    if rule is None:
+        rule = fees.FeeRule(type="percentage", value=fees.to_cents(0), source="global")
+    if tx is not None and tx.status != "void":
+        return tx
+    before = audit.snapshot(tx, *TX_FIELDS) if tx else None
+    if tx is None:
+        tx = CommissionTransaction(lead_id=lead.id, cp_id=lead.allocated_to, status="pending")
+        db.session.add(tx)
+    tx.status, tx.cp_id, tx.won_at, tx.voided_at = "pending", lead.allocated_to, utcnow(), None
+    _take_snapshot(tx, rule)
+    _apply_amounts(lead, tx, rule)
+    db.session.flush()
+    audit.record(actor, "commission.opened", tx, before=before, after=audit.snapshot(tx, *TX_FIELDS))
+    return tx
+
+
+def void_for_lead(lead, actor) -> CommissionTransaction | None:
+    tx = transaction_for(lead, lock=True)
+    if tx is None or tx.status == "void":
+        return tx
+    if tx.status == "paid":
+        raise CommissionFrozen()
+    before = audit.snapshot(tx, *TX_FIELDS)
+    tx.status, tx.voided_at, tx.settlement_requested_at = "void", utcnow(), None
+    audit.record(actor, "commission.voided", tx, before=before, after=audit.snapshot(tx, *TX_FIELDS))
+    _apply_amounts(lead, None, fees.rule_for_lead(lead))
+    return tx
+
+
+def on_stage_changed(lead, old_stage: str, actor) -> CommissionTransaction | None:
+    if lead.kanban_stage == old_stage:
+        return None
+    if lead.kanban_stage == "won":
+        return open_for_won_lead(lead, actor)
+    if old_stage == "won":
+        return void_for_lead(lead, actor)
+    return None
+
+
+def recompute(lead, actor, resnapshot: bool = False) -> fees.FeeResult | None:
+    """Store fee and net on the lead (and its unpaid transaction) for the current inputs and rule.
+
+    `resnapshot=True` is the admin's explicit choice to put the lead's current rule (override or
+    global) on an unpaid transaction; otherwise a won lead keeps its snapshotted rule.
+    """
+    tx = transaction_for(lead, lock=True)
+    if tx is not None and tx.status == "paid":
+        raise CommissionFrozen()
+    active_tx = tx if tx is not None and tx.status != "void" else None
+    before = audit.snapshot(active_tx, *TX_FIELDS) if active_tx else None
+    if active_tx is not None and resnapshot:
+        rule = fees.rule_for_lead(lead)
+        if rule is not None:
+            _take_snapshot(active_tx, rule)
+    rule = effective_rule(lead, active_tx)
+    _apply_amounts(lead, active_tx, rule)
+    if active_tx is not None:
+        after = audit.snapshot(active_tx, *TX_FIELDS)
+        if after != before:
+            audit.record(actor, "commission.amounts_changed", active_tx, before=before, after=after)
+    return fees.preview(lead.commission_amount, rule)
