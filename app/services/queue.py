@@ -18,8 +18,11 @@ def get_queue():
 def enqueue(func, *args, retries: int = 3):
     """Jobs take primitive ids. In-process mode runs the job now and logs (not raises) its failure."""
     if redis_handle.client is None:
+        # A fresh app context gives the job its own database session, as a worker would have;
+        # we are often called from the committing session's after_commit hook.
         try:
-            func(*args)
+            with current_app.app_context():
+                func(*args)
         except Exception:  # an email failure must not fail the request that caused it
             log.exception("in-process job %s failed", func.__name__)
         return None

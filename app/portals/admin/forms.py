@@ -1,12 +1,14 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Length
+
+from app.validators import EmailAddress
 
 
 class ManualAddForm(FlaskForm):
     name = StringField("Contact name", validators=[DataRequired(), Length(max=120)])
     company_name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), EmailAddress(), Length(max=254)])
 
 
 class ReviewNoteForm(FlaskForm):

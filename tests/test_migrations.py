@@ -1,0 +1,65 @@
+"""The Alembic chain upgrades an empty database on SQLite and PostgreSQL, with no drift from the models."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.conftest import database_url, requires_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def flask(*args: str, database: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database, "FLASK_APP": "wsgi.py", "LEADFLOW_CONFIG": "development"}
+    env.pop("TEST_DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def upgrade_and_check(database: str) -> None:
+    upgraded = flask("db", "upgrade", database=database)
+    assert upgraded.returncode == 0, upgraded.stderr
+    checked = flask("db", "check", database=database)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "No new upgrade operations detected" in checked.stdout + checked.stderr
+
+
+def test_migrations_upgrade_an_empty_sqlite_file_without_drift(tmp_path):
+    upgrade_and_check(f"sqlite:///{tmp_path / 'fresh.db'}")
+
+
+@requires_postgres
+def test_migrations_upgrade_an_empty_postgres_database_without_drift():
+    server = sa.make_url(database_url().replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"leadflow_migrate_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        fresh = server.set(database=name).render_as_string(hide_password=False)
+        upgrade_and_check(fresh)
+        engine = sa.create_engine(fresh)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_events (action, entity_type, entity_id, created_at) "
+                    "VALUES ('test', 'x', '1', now())"
+                )
+            )
+        with engine.connect() as conn:
+            try:
+                conn.execute(sa.text("UPDATE audit_events SET action = 'tampered'"))
+                raise AssertionError("the audit log accepted an UPDATE")
+            except sa.exc.DBAPIError as exc:
+                assert "append-only" in str(exc)
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
