@@ -1,0 +1,204 @@
+"""The CP's company profile: company details, logo, bank details, and its content per category."""
+
+import re
+
+from flask import flash, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from app.extensions import db
+from app.files.checks import accept_attribute
+from app.loaders import load_category, load_content, load_content_image
+from app.portals.cp import bp
+from app.services import catalog, profiles, storage
+from app.web import render
+
+ACCEPT_IMAGES = accept_attribute(("image",))
+PHONE = Regexp(r"^[0-9+()\-.\s]{5,40}$", message="Use digits, spaces and + ( ) - only.")
+SWIFT = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+
+
+class CompanyForm(FlaskForm):
+    company_name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
+    contact_phone = StringField("Contact phone", validators=[Optional(), Length(max=40), PHONE])
+    website = StringField("Website", validators=[Optional(), Length(max=200)])
+    address = StringField("Address", validators=[Optional(), Length(max=300)])
+
+    def validate_website(self, field):
+        if field.data and not re.match(r"^(https?://)?[\w.-]+\.[a-z]{2,}(/\S*)?$", field.data.strip(), re.I):
+            raise ValidationError("Enter a web address such as https://example.com.")
+
+
+class BankForm(FlaskForm):
+    bank_name = StringField("Bank name", validators=[DataRequired(), Length(max=120)])
+    bank_account_number = StringField(
+        "Account number",
+        validators=[
+            DataRequired(),
+            Length(max=60),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 \-]{3,59}$", message="Use 4 or more letters, digits, spaces or dashes."),
+        ],
+    )
+    bank_account_name = StringField("Account holder name", validators=[DataRequired(), Length(max=120)])
+    bank_branch = StringField("Branch", validators=[Optional(), Length(max=120)])
+    bank_swift_code = StringField("SWIFT code", validators=[Optional(), Length(max=20)])
+
+    def validate_bank_swift_code(self, field):
+        if field.data and not SWIFT.match(field.data.strip().upper()):
+            raise ValidationError("A SWIFT code has 8 or 11 letters and digits, e.g. DEUTDEFF or DEUTDEFF500.")
+
+
+class LogoForm(FlaskForm):
+    logo = FileField("Company logo (JPEG, PNG or WebP)")
+
+
+class ContentForm(FlaskForm):
+    description = TextAreaField("Description", validators=[DataRequired(), Length(max=5000)])
+
+
+class ContentImageForm(FlaskForm):
+    image = FileField("Image (JPEG, PNG or WebP)")
+
+
+def _partner():
+    return current_user.partner
+
+
+def _page(status=200, partial=None, **context):
+    partner = _partner()
+    context.setdefault("company_form", CompanyForm(obj=partner, formdata=None))
+    context.setdefault("bank_form", BankForm(obj=partner, formdata=None))
+    context.setdefault("logo_form", LogoForm(formdata=None))
+    return render(
+        "cp/profile/page.html",
+        partial=partial,
+        status=status,
+        partner=partner,
+        account_number=profiles.account_number_for(current_user, partner),
+        categories=catalog.categories(active_only=True),
+        contents=catalog.content_for(partner),
+        content_errors=context.pop("content_errors", {}),
+        accept=ACCEPT_IMAGES,
+        **context,
+    )
+
+
+def _done(message: str, anchor: str):
+    flash(message, "success")
+    return redirect(url_for("cp.profile", _anchor=anchor))
+
+
+@bp.get("/profile")
+def profile():
+    return _page()
+
+
+@bp.post("/profile/company")
+def profile_company():
+    form = CompanyForm()
+    if not form.validate():
+        return _page(422, "cp/profile/partials/_company.html", company_form=form)
+    changed = profiles.update_company(_partner(), form.data, actor=current_user)
+    db.session.commit()
+    return _done("Company details saved." if changed else "Nothing changed.", "company")
+
+
+@bp.post("/profile/bank")
+def profile_bank():
+    form = BankForm()
+    if not form.validate():
+        return _page(422, "cp/profile/partials/_bank.html", bank_form=form)
+    changed = profiles.update_bank_details(_partner(), form.data, actor=current_user)
+    db.session.commit()
+    return _done("Bank details saved; the admins were told." if changed else "Nothing changed.", "bank")
+
+
+@bp.post("/profile/logo")
+def profile_logo():
+    form = LogoForm()
+    if request.form.get("action") == "remove":
+        profiles.remove_logo(_partner(), actor=current_user)
+        db.session.commit()
+        return _done("Logo removed.", "company")
+    try:
+        profiles.set_logo(_partner(), form.logo.data, actor=current_user)
+    except storage.UploadRejected as exc:
+        db.session.rollback()
+        form.logo.errors = [str(exc)]
+        return _page(422, "cp/profile/partials/_logo.html", logo_form=form)
+    db.session.commit()
+    return _done("Logo updated.", "company")
+
+
+# --- content per category -------------------------------------------------------------------------
+
+
+def _content_card(category, content, status=200, error=None, form=None):
+    """The one category's content card (HTMX), or the whole profile page."""
+    errors = {category.id: error} if error else {}
+    return _page(
+        status,
+        "cp/profile/partials/_content_card.html",
+        category=category,
+        content=content,
+        content_form=form,
+        content_errors=errors,
+    )
+
+
+@bp.post("/profile/content/<category_id>")
+def content_save(category_id):
+    category = load_category(category_id, active_only=True)
+    form = ContentForm()
+    content = catalog.content_for(_partner()).get(category.id)
+    if not form.validate():
+        return _content_card(category, content, 422, form.description.errors[0], form)
+    try:
+        content = catalog.save_content(_partner(), category, form.description.data, actor=current_user)
+    except catalog.CatalogError as exc:
+        db.session.rollback()
+        return _content_card(category, content, 409, str(exc), form)
+    db.session.commit()
+    return _content_card(category, content) if _htmx() else _done("Draft saved.", "content")
+
+
+def _htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _content_action(content_id, action, success: str):
+    content = load_content(content_id)
+    try:
+        action(content)
+    except (catalog.CatalogError, storage.UploadRejected) as exc:
+        db.session.rollback()
+        content = load_content(content_id)
+        return _content_card(
+            content.category, content, 422 if isinstance(exc, storage.UploadRejected) else 409, str(exc)
+        )
+    db.session.commit()
+    return _content_card(content.category, content) if _htmx() else _done(success, "content")
+
+
+@bp.post("/profile/content/<content_id>/submit")
+def content_submit(content_id):
+    return _content_action(content_id, lambda c: catalog.submit_content(c, actor=current_user), "Submitted for review.")
+
+
+@bp.post("/profile/content/<content_id>/images")
+def content_image_add(content_id):
+    upload = ContentImageForm().image.data
+    return _content_action(
+        content_id, lambda c: catalog.add_content_image(c, upload, actor=current_user), "Image added."
+    )
+
+
+@bp.post("/profile/content/<content_id>/images/<image_id>/remove")
+def content_image_remove(content_id, image_id):
+    def remove(content):
+        catalog.remove_content_image(content, load_content_image(content, image_id), actor=current_user)
+
+    return _content_action(content_id, remove, "Image removed.")

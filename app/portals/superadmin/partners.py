@@ -1,0 +1,62 @@
+"""Super admin: read-only partner profiles (list with search, and one profile with bank details)."""
+
+import sqlalchemy as sa
+from flask import request
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.loaders import load_partner
+from app.models import ChannelPartner, CommissionTransaction, User
+from app.models.partners import CP_STATUSES
+from app.portals.superadmin import bp
+from app.services import profiles
+from app.web import render
+
+PAGE_SIZE = 25
+
+
+@bp.get("/partners")
+def partners():
+    query = (request.args.get("q") or "").strip()[:100]
+    status = request.args.get("status", "")
+    stmt = (
+        sa.select(ChannelPartner)
+        .options(joinedload(ChannelPartner.user))
+        .join(User, User.id == ChannelPartner.user_id)
+        .order_by(ChannelPartner.company_name, ChannelPartner.id)
+    )
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(ChannelPartner.company_name).like(like), User.email.like(like)))
+    if status in CP_STATUSES:
+        stmt = stmt.where(ChannelPartner.status == status)
+    pagination = db.paginate(
+        stmt, page=max(request.args.get("page", 1, type=int), 1), per_page=PAGE_SIZE, error_out=False
+    )
+    return render(
+        "superadmin/partners/page.html",
+        partial="superadmin/partners/partials/_table.html",
+        pagination=pagination,
+        q=query,
+        status_filter=status if status in CP_STATUSES else "",
+        statuses=CP_STATUSES,
+    )
+
+
+@bp.get("/partners/<partner_id>")
+def partner_detail(partner_id):
+    partner = load_partner(partner_id)
+    transactions = db.session.scalars(
+        sa.select(CommissionTransaction)
+        .options(joinedload(CommissionTransaction.lead))
+        .where(CommissionTransaction.cp_id == partner.id)
+        .order_by(CommissionTransaction.won_at.desc())
+        .limit(50)
+    )
+    return render(
+        "superadmin/partners/detail.html",
+        partner=partner,
+        profile=profiles.profile_view(partner, current_user),
+        transactions=list(transactions),
+    )
