@@ -1,0 +1,121 @@
+"""Demo leads: dozens across the three demo partners, every stage, values, commissions, a few fee
+overrides, notes, evidence and activity. Everything goes through the pipeline service (won leads too,
+so their commission transactions exist). Each lead is created once, by title."""
+
+import io
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from PIL import Image, ImageDraw
+
+from app.extensions import db
+from app.models import Category, ChannelPartner, Lead, LeadEvidence, User
+from app.models.base import utcnow
+from app.services import pipeline, storage
+
+PARTNERS = ("cp1@demo.test", "cp2@demo.test", "cp3@demo.test")
+STAGE_PATH = ("new", "contacted", "qualified", "proposal", "negotiation")
+COMPANIES = (
+    "Acme Logistics", "Brightwater Clinics", "Cedar Hotels", "Delta Print", "Evergreen Schools", "Foxglove Bakery",
+    "Granite Builders", "Harbor Freight Co", "Ironwood Labs", "Juniper Retail", "Keystone Insurance", "Lumen Studios",
+)  # fmt: skip
+PRODUCTS = ("Solar roof", "Fleet tracking", "Office fit-out", "Managed Wi-Fi", "CCTV upgrade", "HR software")
+# stage, value, commission, override (type, value) or None, days ago, note
+PLAN = [
+    ("new", None, None, None, 1, None),
+    ("new", "4200", "420", None, 2, "Asked for a call next week."),
+    ("contacted", "8800", "700", None, 4, "Left a voicemail, then spoke to the office manager."),
+    ("contacted", "15000", "1200", ("fixed", "50"), 6, None),
+    ("qualified", "23000", "1840", None, 9, "Budget confirmed for Q3."),
+    ("proposal", "12000", "1000", None, 12, "Quote sent with two options."),
+    ("negotiation", "31000", "2790", ("percentage", "7.5"), 15, "They want a longer warranty."),
+    ("won", "9500", "760", None, 18, "Signed — installation booked."),
+    ("lost", "6000", "480", None, 20, None),
+    ("qualified", "2750", "30", ("fixed", "50"), 22, "Small job; the fee is capped at the commission."),
+    ("won", "40000", "3200", None, 26, None),
+    ("proposal", "18000", None, None, 28, None),
+]
+LOST_REASONS = ("Went with a cheaper competitor.", "Project postponed to next year.", "No budget after all.")
+
+
+def _evidence_png(label: str) -> bytes:
+    image = Image.new("RGB", (320, 200), (226, 232, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, 310, 190), outline=(37, 99, 235), width=4)
+    draw.text((24, 90), label[:40], fill=(30, 58, 138))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _evidence_pdf(title: str) -> bytes:
+    from reportlab.lib.pagesizes import A5
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A5)
+    pdf.drawString(40, 540, f"Proposal: {title[:60]}")
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _attach(lead, actor, data: bytes, name: str, content_type: str, file_type: str) -> None:
+    stored = storage.save_bytes(data, "evidence", name, content_type, actor=actor, cp_id=lead.allocated_to)
+    db.session.add(LeadEvidence(lead_id=lead.id, file_id=stored.id, file_type=file_type, uploaded_by=actor.id))
+
+
+def _seed_lead(admin, partner: ChannelPartner, categories, index: int, plan) -> None:
+    stage, value, commission, override, days, note = plan
+    title = f"{PRODUCTS[index % len(PRODUCTS)]} for {COMPANIES[index % len(COMPANIES)]}"
+    if index >= len(COMPANIES):
+        title += f" (site {index // len(COMPANIES) + 1})"
+    if db.session.scalar(sa.select(Lead.id).where(Lead.title == title)):
+        return
+    category = categories[index % len(categories)].id if categories else None
+    contact = {"contact_name": "Jamie Rivera", "contact_company": COMPANIES[index % len(COMPANIES)]}
+    origin = partner.id if index % 4 == 0 else None
+    lead = pipeline.create_lead(
+        admin, title=title, description="Interested prospect.", category_id=category, contact=contact,
+        originated_by=origin,
+    )  # fmt: skip
+    pipeline.allocate(lead, partner, admin, override=override)
+    actor = partner.user
+    pipeline.set_amounts(lead, value, commission, actor, lead.version)
+    for step in STAGE_PATH[1 : STAGE_PATH.index(stage) + 1 if stage in STAGE_PATH else len(STAGE_PATH)]:
+        pipeline.change_stage(lead, step, actor, lead.version)
+    if stage in ("won", "lost"):
+        pipeline.change_stage(lead, stage, actor, lead.version, LOST_REASONS[index % len(LOST_REASONS)])
+    if note:
+        pipeline.add_note(lead, note, actor)
+    if stage in ("proposal", "negotiation", "won"):
+        _attach(lead, actor, _evidence_pdf(title), "proposal.pdf", "application/pdf", "pdf")
+    if stage in ("qualified", "won"):
+        _attach(lead, actor, _evidence_png(title), "site-photo.png", "image/png", "image")
+    lead.created_at = utcnow() - timedelta(days=days + 3)
+    lead.stage_changed_at = utcnow() - timedelta(days=days)
+
+
+def seed() -> None:
+    admin = db.session.scalar(sa.select(User).where(User.email == "admin@demo.test"))
+    partners = [
+        p for p in db.session.scalars(
+            sa.select(ChannelPartner).join(User, User.id == ChannelPartner.user_id).where(User.email.in_(PARTNERS))
+        )
+        if p.status == "approved"
+    ]  # fmt: skip
+    if admin is None or not partners:
+        return
+    partners.sort(key=lambda p: p.user.email)
+    categories = list(db.session.scalars(sa.select(Category).order_by(Category.sort_order, Category.name)))
+    with current_app.test_request_context("/"):  # notification links are built with url_for
+        index = 0
+        for partner in partners:
+            for plan in PLAN:
+                _seed_lead(admin, partner, categories, index, plan)
+                index += 1
+        for extra in range(3):  # waiting for allocation
+            title = f"Unallocated enquiry #{extra + 1}"
+            if not db.session.scalar(sa.select(Lead.id).where(Lead.title == title)):
+                pipeline.create_lead(admin, title=title, description="Came in through the website form.")
+        db.session.flush()

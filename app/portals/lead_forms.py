@@ -1,0 +1,105 @@
+"""Forms for leads, shared by the CP and admin portals.
+
+Forms that act on one lead carry a prefix made from its id, so a list page with many rows (each
+with its own stage, money, note and evidence forms) has unique field ids and labels.
+"""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from app.models.leads import STAGE_LABELS, STAGES
+from app.services import pipeline
+
+STAGE_CHOICES = [(stage, STAGE_LABELS[stage]) for stage in STAGES]
+OVERRIDE_CHOICES = [
+    ("", "No override (global rule)"),
+    ("percentage", "Percentage of commission"),
+    ("fixed", "Fixed amount"),
+]
+
+
+def prefix_for(lead) -> str:
+    return f"l{lead.id.hex[:12]}"
+
+
+def money(form, field):
+    """WTForms validator around pipeline.parse_money: the same rules the service enforces."""
+    try:
+        field.amount = pipeline.parse_money(field.data, field.name)
+    except pipeline.PipelineError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class VersionedForm(FlaskForm):
+    version = HiddenField(validators=[DataRequired("Reload the page and try again.")])
+
+
+class StageForm(VersionedForm):
+    stage = SelectField("Stage", choices=STAGE_CHOICES)
+    lost_reason = TextAreaField("Reason the lead was lost", validators=[Length(max=pipeline.MAX_REASON)])
+
+
+class AmountsForm(VersionedForm):
+    lead_value = StringField("Lead value", validators=[money])
+    commission_amount = StringField("Commission amount", validators=[money])
+
+
+class OverrideForm(VersionedForm):
+    override_type = SelectField("Platform fee override", choices=OVERRIDE_CHOICES)
+    override_value = StringField("Override value (% or $)")
+
+    def validate_override_value(self, field):
+        try:
+            self.parsed = pipeline.parse_override(self.override_type.data, field.data)
+        except pipeline.PipelineError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Note", validators=[DataRequired("Write the note first."), Length(max=pipeline.MAX_NOTE)])
+
+
+class EvidenceForm(FlaskForm):
+    file = FileField("Evidence file (image, PDF or document)")
+    description = StringField("Description (optional)", validators=[Length(max=300)])
+
+
+class AllocateForm(FlaskForm):
+    version = HiddenField()
+    partner = SelectField("Channel partner", validators=[DataRequired("Choose a channel partner.")])
+    override_type = SelectField("Platform fee override", choices=OVERRIDE_CHOICES)
+    override_value = StringField("Override value (% or $)")
+
+    def validate_override_value(self, field):
+        try:
+            self.parsed = pipeline.parse_override(self.override_type.data, field.data)
+        except pipeline.PipelineError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class LeadCreateForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Give the lead a title."), Length(max=200)])
+    description = TextAreaField("Description", validators=[Length(max=10000)])
+    category = SelectField("Category", validators=[Optional()])
+    contact_name = StringField("Contact name", validators=[Length(max=120)])
+    contact_company = StringField("Contact company", validators=[Length(max=200)])
+    contact_email = EmailField("Contact email", validators=[Optional(), Email(), Length(max=254)])
+    contact_phone = StringField("Contact phone", validators=[Length(max=40)])
+    lead_value = StringField("Lead value", validators=[money])
+    commission_amount = StringField("Commission amount", validators=[money])
+    partner = SelectField("Allocate to (optional)", validators=[Optional()])
+    override_type = SelectField("Platform fee override", choices=OVERRIDE_CHOICES)
+    override_value = StringField("Override value (% or $)")
+
+    def validate_override_value(self, field):
+        try:
+            self.parsed = pipeline.parse_override(self.override_type.data, field.data)
+        except pipeline.PipelineError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class DeleteLeadForm(FlaskForm):
+    confirm = HiddenField(validators=[DataRequired("Press the Delete button to confirm.")])
+    confirm_again = HiddenField()

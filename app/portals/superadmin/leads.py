@@ -1,0 +1,64 @@
+"""Super admin: every lead, read-only, and deletion (this role only), audited with the lead's full content."""
+
+from flask import flash, redirect, request, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.loaders import load_lead
+from app.portals import lead_views
+from app.portals.lead_forms import DeleteLeadForm
+from app.portals.superadmin import bp
+from app.services import leads_query, pipeline
+from app.web import is_htmx_partial, render
+
+bp.context_processor(lead_views.template_helpers)
+
+
+@bp.get("/leads")
+def leads():
+    return lead_views.list_page("superadmin/leads/page.html", categories=leads_query.categories())
+
+
+@bp.get("/leads/<lead_id>")
+def lead_detail(lead_id):
+    lead = load_lead(lead_id)
+    ctx = lead_views.panel_context(lead, delete_form=DeleteLeadForm(), settled=pipeline.money_is_settled(lead))
+    return render("superadmin/leads/detail.html", **ctx)
+
+
+def _delete(lead_id):
+    lead = load_lead(lead_id)
+    form = DeleteLeadForm(formdata=request.values)
+    if not form.validate():
+        return _refused(lead, form, "Press the Delete button to confirm.", 422)
+    title = lead.title
+    try:
+        pipeline.delete_lead(lead, current_user, confirmed_twice=form.confirm_again.data == "yes")
+    except pipeline.PipelineError as exc:
+        db.session.rollback()
+        return _refused(lead, form, str(exc), exc.status)
+    db.session.commit()
+    flash(f"Lead “{title}” deleted. The audit log keeps its full content.", "success")
+    if is_htmx_partial():
+        return "", 200, {"HX-Redirect": url_for("superadmin.leads")}
+    return redirect(url_for("superadmin.leads"))
+
+
+def _refused(lead, form, message, status):
+    ctx = {"lead": lead, "delete_form": form, "message": message, "message_status": status}
+    ctx["settled"] = pipeline.money_is_settled(lead)
+    ctx["needs_second"] = status == 409
+    ctx = {**lead_views.panel_context(lead), **ctx}
+    return render(
+        "superadmin/leads/detail.html", partial="superadmin/leads/partials/_delete.html", status=status, **ctx
+    )
+
+
+@bp.delete("/leads/<lead_id>")
+def lead_delete(lead_id):
+    return _delete(lead_id)
+
+
+@bp.post("/leads/<lead_id>/delete")
+def lead_delete_confirm(lead_id):
+    return _delete(lead_id)
