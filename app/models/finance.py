@@ -20,8 +20,35 @@ PAYMENT_STATUSES = ("pending", "completed", "failed")
 class CommissionTransaction(Timestamps, db.Model):
     __tablename__ = "commission_transactions"
     __table_args__ = (
-        sa.CheckConstraint("gross_commission = platform_fee + net_commission", name="amounts_reconcile"),
+        # Rounded to cents: exact on PostgreSQL NUMERIC; on SQLite, which stores these as floats, 3.49 + 31.42
+        # is not exactly 34.91 and an unrounded comparison would refuse correct amounts.
+        sa.CheckConstraint("round(gross_commission - platform_fee - net_commission, 2) = 0", name="amounts_reconcile"),
         sa.Index("ix_commission_transactions_cp_status", "cp_id", "status"),
+        # The outstanding-fee lists (newest or oldest win first) and "ready to settle" counts walk these
+        # small partial indexes instead of anti-joining every transaction with the settlement items.
+        sa.Index(
+            "ix_commission_transactions_fee_outstanding",
+            "won_at",
+            "id",
+            postgresql_where=sa.text("fee_settled_at IS NULL AND status <> 'void'"),
+            sqlite_where=sa.text("fee_settled_at IS NULL AND status <> 'void'"),
+        ),
+        sa.Index(
+            "ix_commission_transactions_fee_collectable",
+            "won_at",
+            "client_paid_cp_directly",
+            "id",
+            postgresql_where=sa.text("fee_settled_at IS NULL AND status = 'paid'"),
+            sqlite_where=sa.text("fee_settled_at IS NULL AND status = 'paid'"),
+        ),
+        # The admin dashboard's outstanding commissions, oldest client payment first.
+        sa.Index(
+            "ix_commission_transactions_due_client_paid",
+            "client_paid_at",
+            "lead_id",
+            postgresql_where=sa.text("status = 'due'"),
+            sqlite_where=sa.text("status = 'due'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = pk()
@@ -50,6 +77,9 @@ class CommissionTransaction(Timestamps, db.Model):
     settled_by: Mapped[uuid.UUID | None] = fk("users.id", nullable=True)
     settled_at: Mapped[datetime | None] = mapped_column(sa.DateTime, index=True)
     voided_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Denormalised from the fee's settlement (set in the same flush as its PlatformFeeSettlementItem by
+    # app.services.rollups); the unique item per transaction stays the guarantee against settling twice.
+    fee_settled_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     lead = relationship("Lead")
     partner = relationship("ChannelPartner")

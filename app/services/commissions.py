@@ -4,9 +4,17 @@ The pipeline calls exactly three things here:
 - `assert_can_change(lead)` before moving a lead or editing its money (paid leads are frozen);
 - `on_stage_changed(lead, old_stage, actor)` after a stage change (Won opens, leaving Won voids);
 - `recompute(lead, actor, resnapshot=False)` after value, commission or fee override change.
+
+The admin's actions on a transaction live here too: record the client payment (pending → due),
+flag that the client paid the CP directly (pending → paid; the CP then owes the platform fee, see
+services.payments) and re-apply the current fee rule. Settlement to the CP is services.settlements.
 """
 
+from contextlib import nullcontext
+from datetime import date
+
 import sqlalchemy as sa
+from flask import current_app, has_request_context, url_for
 
 from app.extensions import db
 from app.models import CommissionTransaction
@@ -14,6 +22,12 @@ from app.models.base import utcnow
 from app.services import audit, fees
 
 TX_FIELDS = ("status", "gross_commission", "platform_fee", "net_commission", "fee_rule_type", "fee_rule_value")
+PAYMENT_FIELDS = ("status", "client_paid_at", "client_payment_reference", "client_paid_cp_directly", "net_commission")
+DIRECT_PAYMENT_NOTE = "Client paid the channel partner directly"
+
+
+class CommissionError(Exception):
+    """A money action that the transaction's current state does not allow; the message is for the user."""
 
 
 class CommissionFrozen(Exception):
@@ -135,5 +149,83 @@ def recompute(lead, actor, resnapshot: bool = False) -> fees.FeeResult | None:
     if active_tx is not None:
         after = audit.snapshot(active_tx, *TX_FIELDS)
         if after != before:
-            audit.record(actor, "commission.amounts_changed", active_tx, before=before, after=after)
+            action = "commission.rule_reapplied" if resnapshot else "commission.amounts_changed"
+            audit.record(actor, action, active_tx, before=before, after=after)
     return fees.preview(lead.commission_amount, rule)
+
+
+# --- the admin's actions on a transaction ------------------------------------------------------
+
+
+def link(endpoint: str, **values) -> str:
+    """A path for a notification link, also outside a request (jobs, demo seeding)."""
+    with nullcontext() if has_request_context() else current_app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+def lock(tx: CommissionTransaction) -> CommissionTransaction:
+    """Re-read the transaction row under SELECT ... FOR UPDATE (a no-op lock on SQLite)."""
+    db.session.flush()
+    return db.session.get(CommissionTransaction, tx.id, with_for_update=True, populate_existing=True)
+
+
+def _require_pending_with_amount(tx: CommissionTransaction, what: str) -> None:
+    if tx.status != "pending":
+        raise CommissionError(f"Only a pending commission can be {what}; this one is {tx.status}.")
+    if tx.gross_commission <= 0:
+        raise CommissionError("Enter the lead's commission amount before recording the client payment.")
+
+
+def record_client_payment(tx, actor, paid_on: date, reference: str | None = None, attachment=None):
+    """The client paid the platform (SPEC 2.5): pending → due, with date, optional reference and file.
+
+    `attachment` is an uploaded file (werkzeug FileStorage) or None; a rejected upload raises
+    storage.UploadRejected before anything is written.
+    """
+    from app.services import storage
+
+    tx = lock(tx)
+    _require_pending_with_amount(tx, "marked as paid by the client")
+    before = audit.snapshot(tx, *PAYMENT_FIELDS)
+    if attachment is not None and getattr(attachment, "filename", None):
+        stored = storage.save_upload(
+            attachment, "client_payment", actor=actor, cp_id=tx.cp_id, allowed=("image", "pdf")
+        )
+        tx.client_payment_file_id = stored.id
+    tx.status, tx.client_paid_at, tx.client_payment_reference = "due", paid_on, (reference or None)
+    db.session.flush()
+    after = audit.snapshot(tx, *PAYMENT_FIELDS)
+    if tx.client_payment_file_id:
+        after["attachment"] = str(tx.client_payment_file_id)
+    audit.record(actor, "commission.client_payment_recorded", tx, before=before, after=after)
+    return tx
+
+
+def flag_paid_directly(tx, actor, paid_on: date, reference: str | None = None):
+    """The client paid the CP itself (SPEC 2.8): the CP has its money, so pending → paid and frozen;
+    the CP now owes the platform fee and pays it from its portal (services.payments)."""
+    tx = lock(tx)
+    _require_pending_with_amount(tx, "flagged as paid directly to the partner")
+    before = audit.snapshot(tx, *PAYMENT_FIELDS)
+    tx.client_paid_cp_directly = True
+    tx.client_paid_at, tx.client_payment_reference = paid_on, (reference or None)
+    tx.status, tx.settled_at, tx.settled_by = "paid", utcnow(), actor.id
+    tx.settlement_reference = DIRECT_PAYMENT_NOTE
+    db.session.flush()
+    audit.record(actor, "commission.paid_directly", tx, before=before, after=audit.snapshot(tx, *PAYMENT_FIELDS))
+    return tx
+
+
+def reapply_current_rule(tx, actor):
+    """The admin's explicit choice (SPEC 2.4): put the lead's current fee rule on an unpaid transaction."""
+    tx = lock(tx)
+    if tx.status not in ("pending", "due"):
+        raise CommissionError(f"The fee rule can only be re-applied to an unpaid commission; this one is {tx.status}.")
+    if tx.lead is None:
+        raise CommissionError("This commission's lead no longer exists.")
+    before = audit.snapshot(tx, *TX_FIELDS)
+    recompute(tx.lead, actor, resnapshot=True)
+    db.session.flush()
+    if audit.snapshot(tx, *TX_FIELDS) == before:  # nothing changed, but the admin's decision is still recorded
+        audit.record(actor, "commission.rule_reapplied", tx, before=before, after=before)
+    return tx

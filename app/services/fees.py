@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import PlatformFeeConfig
+from app.services import audit
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
@@ -81,3 +82,37 @@ def apply_to_lead(lead, global_rule: FeeRule | None = None) -> FeeResult | None:
     lead.net_commission = result.net if result else None
     lead.fee_capped = bool(result and result.capped)
     return result
+
+
+def rule_history(limit: int = 50) -> list[PlatformFeeConfig]:
+    """The global rules, newest first (old rows are kept as they were, never edited)."""
+    stmt = sa.select(PlatformFeeConfig).order_by(PlatformFeeConfig.effective_from.desc()).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def set_global_rule(fee_type: str, value: Decimal, note: str | None, actor) -> PlatformFeeConfig:
+    """Make a new active global rule: the current one is deactivated (kept as history), a new row inserted.
+
+    Leads already won keep the rule snapshotted on their commission transaction (SPEC 2.4).
+    """
+    if fee_type not in ("percentage", "fixed"):
+        raise ValueError("fee type must be percentage or fixed")
+    value = Decimal(value)
+    if not value.is_finite() or value < 0 or (fee_type == "percentage" and value > HUNDRED):
+        raise ValueError("fee value out of range")
+    current = db.session.scalar(
+        sa.select(PlatformFeeConfig).where(PlatformFeeConfig.is_active.is_(True)).with_for_update()
+    )
+    before = audit.snapshot(current, "fee_type", "fee_value") if current else None
+    if current is not None:
+        current.is_active = False
+        db.session.flush()  # the partial unique index allows one active row: retire the old one first
+    config = PlatformFeeConfig(
+        fee_type=fee_type, fee_value=value, is_active=True, created_by=getattr(actor, "id", None), notes=note or None
+    )
+    db.session.add(config)
+    db.session.flush()
+    audit.record(
+        actor, "platform_fee_rule.changed", config, before=before, after=audit.snapshot(config, "fee_type", "fee_value")
+    )
+    return config

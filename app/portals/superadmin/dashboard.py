@@ -1,7 +1,51 @@
+"""The super admin's income dashboard (/super/): generated, settled to you, outstanding, by month and per lead.
+
+Read-only: settlements are made by admins at /admin/platform-fees.
+"""
+
+from datetime import datetime
+
+from flask import current_app, request
+
 from app.portals.superadmin import bp
+from app.services import charts, fee_settlements
 from app.web import render
+
+PAGE_SIZE = 25
+MONTHS = 12
+
+
+def income_chart(months: list[dict]) -> charts.Chart:
+    labels = [datetime.strptime(m["month"], "%Y-%m").strftime("%b %Y") for m in months]
+    return charts.Chart(
+        key="income-by-month",
+        title="Platform fee income by month",
+        description="Platform fees generated (by the month the lead was won) and settled to you "
+        "(by the month of the settlement), for the last twelve months.",
+        kind="bar",
+        labels=labels,
+        series=[
+            charts.Series("Generated", [m["generated"] for m in months], charts.BLUE),
+            charts.Series("Settled to you", [m["settled"] for m in months], charts.GREEN),
+        ],
+        x_label="Month",
+        y_label="Platform fee",
+        value_format="money",
+        currency=current_app.config["CURRENCY_SYMBOL"],
+    )
 
 
 @bp.get("/")
 def dashboard():
-    return render("superadmin/dashboard/page.html")
+    totals = fee_settlements.totals()
+    pagination = fee_settlements.fee_page(
+        fee_settlements.FeeFilter(), request.args.get("page", 1, type=int), PAGE_SIZE, totals=totals
+    )
+    return render(
+        "superadmin/dashboard/page.html",
+        partial="superadmin/dashboard/partials/_breakdown.html",
+        totals=totals,
+        chart=income_chart(fee_settlements.monthly(MONTHS)),
+        pagination=pagination,
+        is_overdue=fee_settlements.is_overdue,
+    )

@@ -1,0 +1,217 @@
+"""Platform fees (/admin/platform-fees): the global fee rule and its history, the fee of every lead,
+and settling outstanding fees to the super admin in batches with a bank slip."""
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from app.extensions import db
+from app.loaders import load_fee_settlement
+from app.portals.admin import bp
+from app.services import fee_settlements, fees, receipts, storage
+from app.web import is_htmx_partial, render
+
+PAGE_SIZE = 25
+MAX_FIXED_FEE = Decimal("999999999999.99")
+FEE_TYPE_CHOICES = [SelectChoice("percentage", "Percentage"), SelectChoice("fixed", "Fixed amount")]
+
+
+class FeeRuleForm(FlaskForm):
+    fee_type = SelectField("Fee type", choices=FEE_TYPE_CHOICES, validators=[InputRequired()])
+    fee_value = StringField("Fee value", validators=[InputRequired(), Length(max=24)])
+    note = TextAreaField("Note", validators=[InputRequired(), Length(max=2000)])
+
+    def validate_fee_value(self, field):
+        try:
+            value = Decimal(field.data.strip().replace(",", ""))
+        except (InvalidOperation, AttributeError) as exc:
+            raise ValidationError("Enter a number, such as 10 or 12.5.") from exc
+        if not value.is_finite() or value < 0:
+            raise ValidationError("Enter a number of 0 or more.")
+        if value.as_tuple().exponent < -4:
+            raise ValidationError("Use at most four decimal places.")
+        if self.fee_type.data == "percentage" and value > 100:
+            raise ValidationError("A percentage must be between 0 and 100.")
+        if value > MAX_FIXED_FEE:
+            raise ValidationError("That amount is too large.")
+        field.parsed = value
+
+
+class SettleFeesForm(FlaskForm):
+    idempotency_key = HiddenField(validators=[InputRequired(), Length(min=8, max=64)])
+    bank_slip = FileField(
+        "Bank slip", validators=[FileRequired("Attach the bank slip of the transfer (PDF or image).")]
+    )
+    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+    select_all = BooleanField("Settle every fee matching the filter that is ready to settle")
+
+
+def _fee_filter(args):
+    return fee_settlements.parse_filter(args)
+
+
+def _new_settle_form() -> SettleFeesForm:
+    form = SettleFeesForm(formdata=None)
+    form.idempotency_key.data = uuid.uuid4().hex
+    return form
+
+
+def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, settle_error: str | None = None):
+    fee_filter = fee_filter if fee_filter is not None else _fee_filter(request.args)
+    totals = fee_settlements.totals()
+    pagination = fee_settlements.fee_page(fee_filter, request.args.get("page", 1, type=int), PAGE_SIZE, totals=totals)
+    return render(
+        "admin/platform_fees/page.html",
+        partial="admin/platform_fees/partials/_fees.html",
+        status=status,
+        **_rule_context(rule_form),
+        totals=totals,
+        fee_filter=fee_filter,
+        filter_args=fee_settlements.filter_args(fee_filter),
+        matching_outstanding=fee_settlements.count_matching_outstanding(fee_filter),
+        partners=fee_settlements.partners_with_fees(),
+        pagination=pagination,
+        is_overdue=fee_settlements.is_overdue,
+        settleable=fee_settlements.settleable_ids([tx.id for tx in pagination.items]),
+        waiting_reason=fee_settlements.waiting_reason,
+        settle_form=settle_form or _new_settle_form(),
+        settle_error=settle_error,
+        recent=db.session.scalars(fee_settlements.settlements_query().limit(10)).all(),
+    )
+
+
+def _rule_context(rule_form=None) -> dict:
+    return {
+        "rule": fees.active_global_rule(),
+        "rule_form": rule_form or FeeRuleForm(formdata=None),
+        "history": fees.rule_history(),
+    }
+
+
+@bp.get("/platform-fees")
+def platform_fees():
+    return _page()
+
+
+@bp.post("/platform-fees/rule")
+def platform_fees_rule():
+    form = FeeRuleForm()
+    if form.validate():
+        try:
+            config = fees.set_global_rule(
+                form.fee_type.data, form.fee_value.parsed, form.note.data.strip(), current_user
+            )
+            db.session.commit()
+        except IntegrityError:  # another admin changed the rule at the same moment
+            db.session.rollback()
+            form.fee_value.errors.append("Another admin changed the rule just now. Check the history and try again.")
+        else:
+            message = f"The global rule is now {fees.active_global_rule().label.removeprefix('global ')}."
+            if not is_htmx_partial():
+                flash(message, "success")
+                return redirect(url_for("admin.platform_fees"))
+            return render_partial(
+                "admin/platform_fees/partials/_rule.html", **_rule_context(), rule_message=message, changed_id=config.id
+            )
+    if is_htmx_partial():
+        return render_partial("admin/platform_fees/partials/_rule.html", status=422, **_rule_context(form))
+    return _page(rule_form=form, status=422)
+
+
+def render_partial(template: str, status: int = 200, **context):
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def _chosen_ids(form: SettleFeesForm) -> list[uuid.UUID] | None:
+    ids = []
+    for raw in request.form.getlist("transaction_ids"):
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            form.select_all.errors = [*form.select_all.errors, "One of the chosen fees is not valid; reload the page."]
+            return None
+    return ids
+
+
+@bp.post("/platform-fees/settle")
+def platform_fees_settle():
+    form = SettleFeesForm()
+    fee_filter = _fee_filter(request.form)
+    ids = _chosen_ids(form) if form.validate() else None
+    if ids is None:
+        return _page(settle_form=form, fee_filter=fee_filter, status=422)
+    try:
+        settlement, created = fee_settlements.settle_fees(
+            current_user,
+            idempotency_key=form.idempotency_key.data,
+            slip=form.bank_slip.data,
+            note=form.note.data,
+            transaction_ids=None if form.select_all.data else ids,
+            fee_filter=fee_filter if form.select_all.data else None,
+        )
+    except storage.UploadRejected as exc:
+        db.session.rollback()
+        form.bank_slip.errors = [str(exc)]
+        return _page(settle_form=form, fee_filter=fee_filter, status=422)
+    except fee_settlements.NothingToSettle as exc:
+        db.session.rollback()
+        return _page(settle_form=form, fee_filter=fee_filter, status=422, settle_error=str(exc))
+    except fee_settlements.SettlementRefused as exc:
+        db.session.rollback()
+        return _page(fee_filter=fee_filter, status=409, settle_error=str(exc))
+    db.session.commit()
+    if created:
+        flash(f"Settled {settlement_summary(settlement)} to the super admin.", "success")
+    else:
+        flash("That settlement had already been recorded; it was not settled twice.", "info")
+    return redirect(url_for("admin.platform_fees_settlement", settlement_id=settlement.id))
+
+
+def settlement_summary(settlement) -> str:
+    words = "lead" if settlement.lead_count == 1 else "leads"
+    return f"{fee_settlements.money_text(settlement.amount)} platform fee covering {settlement.lead_count} {words}"
+
+
+@bp.get("/platform-fees/settlements")
+def platform_fees_settlements():
+    pagination = db.paginate(
+        fee_settlements.settlements_query(),
+        page=request.args.get("page", 1, type=int),
+        per_page=PAGE_SIZE,
+        error_out=False,
+    )
+    return render(
+        "admin/platform_fees/settlements.html",
+        partial="admin/platform_fees/partials/_settlements.html",
+        pagination=pagination,
+        detail_endpoint="admin.platform_fees_settlement",
+        receipt_endpoint="admin.platform_fees_receipt",
+    )
+
+
+@bp.get("/platform-fees/settlements/<settlement_id>")
+def platform_fees_settlement(settlement_id):
+    settlement = load_fee_settlement(settlement_id)
+    return render(
+        "admin/platform_fees/settlement.html",
+        settlement=settlement,
+        items=fee_settlements.settlement_items(settlement),
+        receipt_endpoint="admin.platform_fees_receipt",
+    )
+
+
+@bp.get("/platform-fees/settlements/<settlement_id>/receipt.pdf")
+def platform_fees_receipt(settlement_id):
+    settlement = load_fee_settlement(settlement_id)
+    number = receipts.receipt_number("FS", settlement.id)
+    return receipts.as_download(receipts.fee_settlement_pdf(settlement), f"platform-fee-receipt-{number}.pdf")

@@ -1,0 +1,513 @@
+"""Platform fees owed to the super admin (SPEC 2.7): totals, lists, and settling them in batches.
+
+A fee is *generated* by every commission transaction that is not void; it is *settled* once a
+PlatformFeeSettlementItem points at its transaction (unique: a fee is settled at most once, ever)
+and *outstanding* otherwise. So generated = settled + outstanding, by construction, to the cent.
+
+An outstanding fee can be settled once the platform holds it and its amount is final: the
+commission is paid (settled to the CP, so frozen), and when the client paid the CP directly, the
+CP's own payment of the fee has completed. Settled amounts therefore never drift from the
+transactions they cover.
+"""
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import (
+    ChannelPartner,
+    CommissionTransaction,
+    CpPayment,
+    Lead,
+    PlatformFeeSettlement,
+    PlatformFeeSettlementItem,
+)
+from app.models.base import MONEY, utcnow
+from app.services import audit, fees, notifications, rollups
+from app.services.reports import Page
+
+CT, ITEM = CommissionTransaction, PlatformFeeSettlementItem
+ZERO = Decimal("0.00")
+MAX_NOTE = 2000
+
+
+class SettlementRefused(Exception):
+    """The batch cannot be settled as chosen (already settled, void, gone); nothing was written."""
+
+
+class NothingToSettle(ValueError):
+    """No fee was chosen, or the chosen fees add up to nothing."""
+
+
+@dataclass(frozen=True)
+class FeeTotals:
+    generated: Decimal
+    settled: Decimal
+    outstanding: Decimal
+    generated_count: int
+    settled_count: int
+    outstanding_count: int
+    overdue: Decimal
+    overdue_count: int
+
+
+@dataclass(frozen=True)
+class FeeFilter:
+    cp_id: uuid.UUID | None = None
+    date_from: date | None = None  # won on or after
+    date_to: date | None = None  # won on or before
+    state: str = ""  # "" (all) | settled | outstanding
+    overdue: bool = False  # outstanding and won more than FEE_OVERDUE_DAYS ago
+    partner_name: str = ""  # what was typed in the partner search (when there are too many for a list)
+
+
+def overdue_cutoff(now: datetime | None = None) -> datetime:
+    return (now or utcnow()) - timedelta(days=current_app.config["FEE_OVERDUE_DAYS"])
+
+
+def is_overdue(tx: CommissionTransaction, now: datetime | None = None) -> bool:
+    return tx.status != "void" and tx.fee_settled_at is None and tx.won_at < overdue_cutoff(now)
+
+
+def collectable() -> sa.ColumnElement[bool]:
+    """SQL: the platform holds this fee and its amount is final (see the module docstring)."""
+    cp_paid_fee = sa.exists().where(CpPayment.commission_tx_id == CT.id, CpPayment.status == "completed")
+    return sa.and_(CT.status == "paid", sa.or_(CT.client_paid_cp_directly.is_(False), cp_paid_fee))
+
+
+def settleable_ids(ids) -> set[uuid.UUID]:
+    """Of these transactions, the ones whose outstanding fee can be settled now (one query for a page)."""
+    if not ids:
+        return set()
+    stmt = sa.select(CT.id).where(CT.id.in_(list(ids)), CT.fee_settled_at.is_(None), collectable())
+    return set(db.session.scalars(stmt))
+
+
+def waiting_reason(tx: CommissionTransaction) -> str:
+    """Why an outstanding fee cannot be settled yet, in the admin's words."""
+    if tx.status == "pending":
+        return "Waiting for the client payment"
+    if tx.status == "due":
+        return "Settle the commission to the partner first"
+    if tx.client_paid_cp_directly:
+        return "Waiting for the partner to pay this fee"
+    return ""
+
+
+def _money_sum(expr) -> sa.ColumnElement:
+    return sa.type_coerce(sa.func.coalesce(sa.func.sum(expr), 0), MONEY)
+
+
+def _cents(value) -> Decimal:
+    return fees.to_cents(Decimal(str(value or 0)))
+
+
+def totals(cp_id: uuid.UUID | None = None) -> FeeTotals:
+    """Generated, settled, outstanding (and overdue) fees; void is excluded."""
+    if cp_id is None:
+        return _platform_totals()
+    settled = CT.fee_settled_at.is_not(None)
+    overdue = sa.and_(CT.fee_settled_at.is_(None), CT.won_at < overdue_cutoff())
+    stmt = (
+        sa.select(
+            _money_sum(CT.platform_fee),
+            _money_sum(sa.case((settled, CT.platform_fee), else_=0)),
+            _money_sum(sa.case((CT.fee_settled_at.is_(None), CT.platform_fee), else_=0)),
+            sa.func.count(CT.id),
+            sa.func.count(CT.fee_settled_at),
+            _money_sum(sa.case((overdue, CT.platform_fee), else_=0)),
+            sa.func.count(sa.case((overdue, 1))),
+        )
+        .select_from(CT)
+        .where(CT.status != "void")
+    )
+    if cp_id is not None:
+        stmt = stmt.where(CT.cp_id == cp_id)
+    generated, settled_sum, outstanding, count, settled_count, overdue_sum, overdue_count = db.session.execute(
+        stmt
+    ).one()
+    return FeeTotals(
+        generated=_cents(generated),
+        settled=_cents(settled_sum),
+        outstanding=_cents(outstanding),
+        generated_count=count,
+        settled_count=settled_count,
+        outstanding_count=count - settled_count,
+        overdue=_cents(overdue_sum),
+        overdue_count=overdue_count,
+    )
+
+
+def _platform_totals() -> FeeTotals:
+    """The platform-wide totals from the maintained daily rollup (app.services.rollups), not 366,000 rows.
+
+    Generated and settled are the rollup's `platform_fee` / `fee_settled` (void excluded, keyed by the
+    won day). Overdue = outstanding on days before the cutoff's day, plus the fees won on the cutoff's
+    own day before the cutoff time (one day of rows, by the won_at index).
+    """
+    cutoff = overdue_cutoff()
+    sums, early = rollups.platform_sums_split(
+        cutoff.date(), ("platform_fee", "transactions", "fee_settled", "fee_settled_count")
+    )
+    day_start = datetime.combine(cutoff.date(), time.min)
+    edge, edge_count = db.session.execute(
+        sa.select(_money_sum(CT.platform_fee), sa.func.count(CT.id)).where(
+            CT.status != "void", CT.won_at >= day_start, CT.won_at < cutoff, CT.fee_settled_at.is_(None)
+        )
+    ).one()
+    outstanding = sums["platform_fee"] - sums["fee_settled"]
+    return FeeTotals(
+        generated=sums["platform_fee"],
+        settled=sums["fee_settled"],
+        outstanding=outstanding,
+        generated_count=sums["transactions"],
+        settled_count=sums["fee_settled_count"],
+        outstanding_count=sums["transactions"] - sums["fee_settled_count"],
+        overdue=early["platform_fee"] - early["fee_settled"] + _cents(edge),
+        overdue_count=early["transactions"] - early["fee_settled_count"] + edge_count,
+    )
+
+
+def fees_query(fee_filter: FeeFilter = FeeFilter()) -> sa.Select:
+    """Every generated fee (one per non-void transaction) matching the filter, newest win first."""
+    stmt = (
+        sa.select(CT)
+        .where(CT.status != "void")
+        .options(
+            joinedload(CT.lead),
+            joinedload(CT.partner),
+            joinedload(CT.fee_settlement_item).joinedload(ITEM.settlement),
+        )
+        .order_by(CT.won_at.desc(), CT.id)
+    )
+    return _apply_filter(stmt, fee_filter)
+
+
+def _apply_filter(stmt: sa.Select, f: FeeFilter) -> sa.Select:
+    if f.cp_id is not None:
+        stmt = stmt.where(CT.cp_id == f.cp_id)
+    if f.date_from is not None:
+        stmt = stmt.where(CT.won_at >= datetime.combine(f.date_from, time.min))
+    if f.date_to is not None:
+        stmt = stmt.where(CT.won_at < datetime.combine(f.date_to + timedelta(days=1), time.min))
+    if f.state == "settled":
+        stmt = stmt.where(CT.fee_settled_at.is_not(None))
+    elif f.state == "outstanding" or f.overdue:
+        # The denormalised settled date (not an anti-join with the settlement items): the partial index
+        # ix_commission_transactions_fee_outstanding then walks only the outstanding fees by won_at.
+        stmt = stmt.where(CT.fee_settled_at.is_(None))
+    if f.overdue:
+        stmt = stmt.where(CT.won_at < overdue_cutoff())
+    return stmt
+
+
+def count_fees(fee_filter: FeeFilter = FeeFilter(), totals: FeeTotals | None = None) -> int:
+    """How many fees the filter lists: from the platform totals (the rollup) when only the state is
+    chosen, else an indexed count. Pass `totals` when the page has them already."""
+    if replace(fee_filter, state="") == FeeFilter():
+        totals = totals or _platform_totals()
+        return {"settled": totals.settled_count, "outstanding": totals.outstanding_count}.get(
+            fee_filter.state, totals.generated_count
+        )
+    return db.session.scalar(_apply_filter(sa.select(sa.func.count(CT.id)).where(CT.status != "void"), fee_filter))
+
+
+def fee_page(
+    fee_filter: FeeFilter, page: int, per_page: int, oldest_first: bool = False, totals: FeeTotals | None = None
+) -> Page:
+    """One page of the fee list (or the outstanding list, oldest first) with a fast total for the pager."""
+    total = count_fees(replace(fee_filter, state="outstanding") if oldest_first else fee_filter, totals)
+    pages = max(1, -(-total // per_page))
+    page = min(max(page or 1, 1), pages)
+    stmt = outstanding_query(fee_filter) if oldest_first else fees_query(fee_filter)
+    items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def outstanding_query(fee_filter: FeeFilter = FeeFilter()) -> sa.Select:
+    """Outstanding fees, oldest first (the ones to settle first), for the super admin and the batch form."""
+    stmt = fees_query(replace(fee_filter, state="outstanding"))
+    return stmt.order_by(None).order_by(CT.won_at, CT.id)
+
+
+def matching_outstanding_ids(fee_filter: FeeFilter) -> list[uuid.UUID]:
+    """The ids behind "select all matching the filter": the filter is re-applied here, not taken from a page.
+
+    Only fees that can be settled now are included."""
+    stmt = sa.select(CT.id).where(CT.status != "void")
+    stmt = _apply_filter(stmt, replace(fee_filter, state="outstanding")).where(collectable())
+    return list(db.session.scalars(stmt.order_by(CT.id)))
+
+
+def count_matching_outstanding(fee_filter: FeeFilter) -> int:
+    """How many fees "select all matching the filter" would settle now (the count, not the ids)."""
+    stmt = sa.select(sa.func.count(CT.id)).where(CT.status != "void")
+    return db.session.scalar(_apply_filter(stmt, replace(fee_filter, state="outstanding")).where(collectable()))
+
+
+PICKER_LIMIT = 300
+
+
+def partners_with_fees() -> list | None:
+    """(id, company_name) of every partner with a fee, for the filter's picker; None when there are too many
+    partners for a list (the page then shows a name search instead of a 10,000-option menu)."""
+    first = sa.select(ChannelPartner.id).limit(PICKER_LIMIT + 1).subquery()
+    if db.session.scalar(sa.select(sa.func.count()).select_from(first)) > PICKER_LIMIT:
+        return None
+    has_fee = sa.exists().where(CT.cp_id == ChannelPartner.id, CT.status != "void")
+    stmt = sa.select(ChannelPartner.id, ChannelPartner.company_name).where(has_fee)
+    return db.session.execute(stmt.order_by(ChannelPartner.company_name)).all()
+
+
+def settlements_query() -> sa.Select:
+    return (
+        sa.select(PlatformFeeSettlement)
+        .options(joinedload(PlatformFeeSettlement.settler), joinedload(PlatformFeeSettlement.bank_slip))
+        .order_by(PlatformFeeSettlement.settled_at.desc(), PlatformFeeSettlement.id)
+    )
+
+
+def settlement_items(settlement: PlatformFeeSettlement) -> list[PlatformFeeSettlementItem]:
+    stmt = (
+        sa.select(ITEM)
+        .where(ITEM.settlement_id == settlement.id)
+        .options(joinedload(ITEM.lead), joinedload(ITEM.transaction).joinedload(CT.partner))
+        .outerjoin(Lead, Lead.id == ITEM.lead_id)
+        .order_by(Lead.title, ITEM.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def _by_key(idempotency_key: str) -> PlatformFeeSettlement | None:
+    return db.session.scalar(
+        sa.select(PlatformFeeSettlement).where(PlatformFeeSettlement.idempotency_key == idempotency_key)
+    )
+
+
+def _lock(ids: list[uuid.UUID]) -> list[CommissionTransaction]:
+    """SELECT ... FOR UPDATE in id order, so concurrent overlapping batches queue instead of deadlocking."""
+    stmt = sa.select(CT).where(CT.id.in_(ids)).order_by(CT.id).with_for_update(of=CT)
+    return list(db.session.scalars(stmt.execution_options(populate_existing=True)))
+
+
+def _titles(txs) -> str:
+    names = [f"'{tx.lead.title}'" if tx.lead is not None else "a deleted lead" for tx in txs]
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _check_batch(ids: list[uuid.UUID], txs: list[CommissionTransaction]) -> None:
+    if len(txs) != len(ids):
+        raise SettlementRefused("Some of the chosen fees no longer exist. Reload the page and choose again.")
+    void = [tx for tx in txs if tx.status == "void"]
+    if void:
+        raise SettlementRefused(f"Nothing was settled: the commission of {_titles(void)} is void.")
+    settled_ids = set(db.session.scalars(sa.select(ITEM.transaction_id).where(ITEM.transaction_id.in_(ids))))
+    if settled_ids:
+        already = [tx for tx in txs if tx.id in settled_ids]
+        raise SettlementRefused(f"Nothing was settled: the fee of {_titles(already)} has already been settled.")
+    ready = settleable_ids(ids)
+    waiting = [tx for tx in txs if tx.id not in ready]
+    if waiting:
+        reason = waiting_reason(waiting[0]).lower()
+        raise SettlementRefused(f"Nothing was settled: the fee of {_titles(waiting)} cannot be settled yet ({reason}).")
+
+
+def _store_slip(slip, actor):
+    from app.services import storage
+
+    if slip is None:
+        raise NothingToSettle("Attach the bank slip of the transfer.")
+    if hasattr(slip, "storage_key"):  # already stored (demo data, tests)
+        return slip
+    return storage.save_upload(slip, "bank_slip", actor=actor, cp_id=None, allowed=("image", "pdf"))
+
+
+def settle_fees(
+    actor,
+    *,
+    idempotency_key: str,
+    slip,
+    note: str | None = None,
+    transaction_ids=None,
+    fee_filter: FeeFilter | None = None,
+) -> tuple[PlatformFeeSettlement, bool]:
+    """Settle the chosen outstanding fees to the super admin as ONE settlement; returns (settlement, created).
+
+    Choose fees by `transaction_ids` or, for "select all matching the filter", by `fee_filter`.
+    The whole batch is refused (SettlementRefused) if any fee is void, gone or already settled. A
+    repeated `idempotency_key` (a double submission) returns the first settlement with created=False.
+    `slip` is an uploaded file (storage.UploadRejected propagates) or an already StoredFile.
+    """
+    existing = _by_key(idempotency_key)
+    if existing is not None:
+        return existing, False
+    ids = matching_outstanding_ids(fee_filter) if fee_filter is not None else list(transaction_ids or ())
+    ids = sorted(set(ids))
+    if not ids:
+        raise NothingToSettle("Choose at least one outstanding fee to settle.")
+    txs = _lock(ids)
+    existing = _by_key(idempotency_key)  # a twin request may have committed while we waited for the locks
+    if existing is not None:
+        return existing, False
+    _check_batch(ids, txs)
+    amount = sum((tx.platform_fee for tx in txs), ZERO)
+    if amount <= 0:
+        raise NothingToSettle("The chosen fees add up to $0.00; there is nothing to transfer.")
+    stored_slip = _store_slip(slip, actor)
+    settlement = PlatformFeeSettlement(
+        amount=amount,
+        lead_count=len(txs),
+        settled_by=actor.id,
+        bank_slip_file_id=stored_slip.id,
+        notes=(note or "").strip()[:MAX_NOTE] or None,
+        idempotency_key=idempotency_key,
+        settled_at=utcnow(),
+    )
+    settlement.items = [ITEM(transaction_id=tx.id, lead_id=tx.lead_id, amount=tx.platform_fee) for tx in txs]
+    db.session.add(settlement)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # the unique item/key constraints: the last line of defence
+        raise SettlementRefused("Nothing was settled: these fees were settled by someone else just now.") from exc
+    _record(actor, settlement, txs)
+    _notify(settlement)
+    return settlement, True
+
+
+def _record(actor, settlement: PlatformFeeSettlement, txs: list[CommissionTransaction]) -> None:
+    for tx in txs:
+        audit.record(
+            actor,
+            "platform_fee.settled",
+            tx,
+            before={"fee_state": "outstanding", "platform_fee": tx.platform_fee, "status": tx.status},
+            after={"fee_state": "settled", "platform_fee": tx.platform_fee, "settlement_id": settlement.id},
+        )
+    audit.record(
+        actor,
+        "platform_fee_settlement.created",
+        settlement,
+        before=None,
+        after={
+            "amount": settlement.amount,
+            "lead_count": settlement.lead_count,
+            "transactions": [str(tx.id) for tx in txs],
+            "bank_slip": settlement.bank_slip_file_id,
+        },
+    )
+
+
+def money_text(amount: Decimal) -> str:
+    return f"{current_app.config['CURRENCY_SYMBOL']}{amount:,.2f}"
+
+
+def _notify(settlement: PlatformFeeSettlement) -> None:
+    from app.services.commissions import link
+
+    notifications.notify_super_admins(
+        "platform_fee_settled",
+        reference=("settlement", settlement.id),
+        link=link("superadmin.settlements_detail", settlement_id=settlement.id),
+        amount=money_text(settlement.amount),
+        count=settlement.lead_count,
+        leads_word="lead" if settlement.lead_count == 1 else "leads",
+    )
+
+
+def _month_expr(column):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column, sa.literal_column("'YYYY-MM'"))
+    return sa.func.strftime(sa.literal_column("'%Y-%m'"), column)
+
+
+def month_keys(months: int, today: date | None = None) -> list[str]:
+    today = today or utcnow().date()
+    year, month = today.year, today.month
+    keys = []
+    for _ in range(months):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return keys[::-1]
+
+
+def monthly(months: int = 12, today: date | None = None) -> list[dict]:
+    """Generated (by win month) and settled (by settlement month) fees for the last `months` months (from the rollup)."""
+    keys = month_keys(months, today)
+    start = date.fromisoformat(keys[0] + "-01")
+    rows = rollups.daily_grouped(_month_expr(rollups.DailyRollup.day), start, None, ("platform_fee", "fee_settled_on"))
+    found = {str(r["key"])[:7]: r for r in rows}
+    return [
+        {
+            "month": k,
+            "generated": found[k]["platform_fee"] if k in found else ZERO,
+            "settled": found[k]["fee_settled_on"] if k in found else ZERO,
+        }
+        for k in keys
+    ]
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _date_or_none(value) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def parse_filter(args) -> FeeFilter:
+    """A FeeFilter from query-string or form values (cp, from, to, state, overdue); bad values are ignored."""
+    state = args.get("state", "")
+    name = (args.get("partner") or "").strip()[:200]
+    cp_id = _uuid_or_none(args.get("cp"))
+    return FeeFilter(
+        cp_id=cp_id if cp_id or not name else partner_by_name(name),
+        partner_name=name if cp_id is None else "",
+        date_from=_date_or_none(args.get("from")),
+        date_to=_date_or_none(args.get("to")),
+        state=state if state in ("settled", "outstanding") else "",
+        overdue=args.get("overdue") in ("1", "on", "true", "y"),
+    )
+
+
+def partner_by_name(name: str) -> uuid.UUID:
+    """The partner a typed name means: the exact name (any case), else the first name containing it.
+
+    No match gives an id no partner has, so the filtered list is empty rather than unfiltered."""
+    lowered = sa.func.lower(ChannelPartner.company_name)
+    pattern = "%" + name.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    stmt = (
+        sa.select(ChannelPartner.id)
+        .where(lowered.like(pattern, escape="\\"))
+        .order_by((lowered == name.lower()).desc(), ChannelPartner.company_name)
+        .limit(1)
+    )
+    return db.session.scalar(stmt) or uuid.UUID(int=0)
+
+
+def filter_args(f: FeeFilter) -> dict:
+    """The query-string form of a filter (for links, pagers and the batch form's hidden fields)."""
+    if f.partner_name:
+        f = replace(f, cp_id=None)
+    args = {
+        "cp": f.cp_id,
+        "partner": f.partner_name,
+        "from": f.date_from,
+        "to": f.date_to,
+        "state": f.state,
+        "overdue": "1" if f.overdue else "",
+    }
+    return {k: str(v) for k, v in args.items() if v}

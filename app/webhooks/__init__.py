@@ -1,0 +1,25 @@
+"""/webhooks: calls from outside services, authenticated by their signatures instead of a session."""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from app.access import public
+from app.extensions import csrf, db
+from app.services import payments
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks/stripe", endpoint="stripe")
+@public
+@csrf.exempt
+def stripe_webhook():
+    """Stripe events: verified with STRIPE_WEBHOOK_SECRET, each event id processed once."""
+    payload = request.get_data(cache=False)
+    try:
+        event = payments.verify_event(payload, request.headers.get("Stripe-Signature"))
+    except ValueError:
+        return jsonify(error="invalid signature"), 400
+    processed = payments.handle_stripe_event(event)
+    db.session.commit()
+    current_app.logger.info("stripe event %s %s processed=%s", event["id"], event["type"], processed)
+    return jsonify(received=True, processed=processed)
