@@ -1,33 +1,123 @@
 """RQ job functions: they take ids, load, act, and are safe to run twice."""
 
+import logging
 import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import EmailOutbox, User
 from app.models.base import utcnow
 from app.services import mail
 
+log = logging.getLogger(__name__)
+
+# A claim younger than this, held by another job, means that job may be sending right now.
+# Longer than the SMTP timeout (30 s) and the job timeout, so a live sender always finishes first.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class EmailBusy(Exception):
+    """Another job holds a fresh claim on this email; RQ retries this one later."""
+
+
+def _attempt_token() -> str:
+    """Who is sending: the RQ job id (the same across its retries), or a one-off id when run in-process."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return (job.id if job is not None else f"inline-{uuid.uuid4().hex}")[:100]
+
+
+def _claim(outbox_id: uuid.UUID, token: str) -> bool:
+    """Take the row for this attempt and COMMIT before any SMTP traffic.
+
+    One conditional UPDATE, atomic on PostgreSQL and SQLite alike. It succeeds for a row that is
+    queued or failed, for a row this same job claimed before (its earlier run died mid-send: RQ
+    only re-runs a started job once that run is gone), and for a claim older than CLAIM_LEASE.
+    """
+    stale = utcnow() - CLAIM_LEASE
+    result = db.session.execute(
+        sa.update(EmailOutbox)
+        .where(
+            EmailOutbox.id == outbox_id,
+            sa.or_(
+                EmailOutbox.status.in_(("queued", "failed")),
+                sa.and_(
+                    EmailOutbox.status == "sending",
+                    sa.or_(EmailOutbox.claimed_by == token, EmailOutbox.claimed_at < stale),
+                ),
+            ),
+        )
+        .values(status="sending", claimed_at=utcnow(), claimed_by=token, attempts=EmailOutbox.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
 
 def send_email(outbox_id: str) -> str:
-    """Send one outbox row. A row already sent is skipped, so a retried or duplicated job never sends twice."""
-    row = db.session.get(EmailOutbox, uuid.UUID(outbox_id), with_for_update=True)
-    if row is None or row.status == "sent":
+    """Send one outbox row. Safe to run twice, and to be killed at any point.
+
+    What is guaranteed, and what is not (SMTP has no exactly-once handshake):
+    - A row recorded as sent is never sent again, by any job or retry.
+    - Before talking to the SMTP server the job claims the row (status "sending", claimed_at,
+      claimed_by = RQ job id) and commits. If the worker is killed after that, RQ's started-job
+      registry cleanup re-queues the job (Retry); the retry recognises its own claim and sends.
+      A second job for the same row waits (EmailBusy → RQ retries it) until the claim is released
+      or older than CLAIM_LEASE, so two jobs never send concurrently.
+    - A failure to send (SMTP refused, network) sets status "failed" with last_error and re-raises,
+      so RQ retries it and, when the retries are spent, keeps it in its failed registry.
+    - The one window left: the process dies after the server accepted the message (250 after
+      DATA) and before the "sent" commit, milliseconds later. The retry then sends it again, with
+      the same Message-ID (<outbox id@domain>), which lets the receiver see it is the same message.
+      So delivery is at-least-once, and exactly-once except for a death inside that window.
+    tests/test_email_jobs.py measures it: a real worker is SIGKILLed while it is inside an SMTP
+    conversation in a batch of 100, restarted after the registry cleanup, and the test SMTP server
+    counts 100 distinct Message-IDs and 100 messages in all.
+    """
+    row_id = uuid.UUID(outbox_id)
+    token = _attempt_token()
+    if not _claim(row_id, token):
+        row = db.session.get(EmailOutbox, row_id)
+        status = row.status if row is not None else None
         db.session.rollback()
-        return "skipped"
-    row.attempts += 1
+        if status == "sending":
+            raise EmailBusy(f"email {outbox_id} is being sent by another job")
+        return "skipped"  # sent already, or gone
+    row = db.session.get(EmailOutbox, row_id)
+    try:
+        context = _context(row)
+        text, html = mail.render_email(row.template, **context)
+        message = mail.build_message(row.to_email, row.subject, text, html, mail.message_id_for(row.id))
+        mail.deliver(message)
+    except Exception as exc:
+        db.session.rollback()
+        row = db.session.get(EmailOutbox, row_id)
+        row.status, row.last_error, row.claimed_by = "failed", f"{type(exc).__name__}: {exc}"[:2000], None
+        db.session.commit()
+        log.warning("email %s failed (attempt %s): %s", outbox_id, row.attempts, row.last_error)
+        raise  # RQ records the failure and retries
+    row.status, row.sent_at, row.last_error, row.claimed_by = "sent", utcnow(), None, None
+    db.session.commit()
+    return "sent"
+
+
+def _context(row: EmailOutbox) -> dict:
     context = dict(row.context)
     if row.template == "welcome_credentials":
         from app.services.accounts import issue_temporary_password
 
         user = db.session.get(User, row.user_id)
         context["temp_password"] = issue_temporary_password(user) if user and user.must_change_password else None
-    try:
-        text, html = mail.render_email(row.template, **context)
-        mail.deliver(mail.build_message(row.to_email, row.subject, text, html, f"<{row.id}@leadflowpm.test>"))
-    except Exception as exc:
-        row.status, row.last_error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        db.session.commit()
-        raise  # RQ records the failure and retries
-    row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    return context
+
+
+def deliver_announcement(announcement_id: str) -> int:
+    """Create the in-app notifications (and queue the emails) of an announcement; safe to run twice."""
+    from app.services import announcements
+
+    count = announcements.deliver(uuid.UUID(announcement_id))
     db.session.commit()
-    return "sent"
+    return count

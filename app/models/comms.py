@@ -11,7 +11,7 @@ from app.models.base import Timestamps, enum, fk, pk, utcnow
 
 NOTIFICATION_TYPES = ("lead", "commission", "approval", "announcement", "system")
 REFERENCE_TYPES = ("lead", "commission", "cp", "announcement", "payment", "settlement")
-OUTBOX_STATUSES = ("queued", "sent", "failed")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
 
 
 class Announcement(Timestamps, db.Model):
@@ -77,3 +77,6 @@ class EmailOutbox(Timestamps, db.Model):
     attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # The send in progress: set and committed before SMTP, so a send cut short is recognised on retry.
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))

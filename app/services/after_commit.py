@@ -12,6 +12,8 @@ def on_commit(session, callback) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_callbacks(session):
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released (SQLAlchemy fires after_commit for it too): the real commit is to come
     callbacks = session.info.pop(KEY, [])
     for callback in callbacks:
         callback()

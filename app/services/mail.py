@@ -3,19 +3,31 @@
 import logging
 import smtplib
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
-from flask import current_app, render_template
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
 
 def render_email(template: str, **context) -> tuple[str, str]:
-    """Return (text, html) bodies from templates/email/<template>.txt and .html."""
+    """Return (text, html) bodies from templates/email/<template>.txt and .html.
+
+    Rendered from the row's context alone, without the request's context processors: an email is
+    the same whether a worker or a web request sends it.
+    """
     context.setdefault("base_url", current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
-    text = render_template(f"email/{template}.txt", **context)
-    html = render_template(f"email/{template}.html", **context)
+    env = current_app.jinja_env
+    text = env.get_template(f"email/{template}.txt").render(**context)
+    html = env.get_template(f"email/{template}.html").render(**context)
     return text, html
+
+
+def message_id_for(outbox_id) -> str:
+    """The Message-ID of an outbox row: the same on every attempt, so a resend is recognisable."""
+    sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    domain = sender.rpartition("@")[2] or "leadflowpm.test"
+    return f"<{outbox_id}@{domain}>"
 
 
 def build_message(to: str, subject: str, text: str, html: str, message_id: str | None = None) -> EmailMessage:

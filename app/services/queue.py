@@ -8,6 +8,9 @@ from app.extensions import redis_handle
 
 log = logging.getLogger(__name__)
 
+RETRY_INTERVALS = (5, 30, 120)  # seconds before the 1st, 2nd and 3rd retry
+FAILURE_TTL = 30 * 24 * 3600  # a job that spent its retries stays in RQ's failed registry for 30 days
+
 
 def get_queue():
     from rq import Queue
@@ -16,16 +19,33 @@ def get_queue():
 
 
 def enqueue(func, *args, retries: int = 3):
-    """Jobs take primitive ids. In-process mode runs the job now and logs (not raises) its failure."""
+    """Run `func(*args)` in a worker (with Retry) or, without Redis, now.
+
+    Jobs take primitive ids. In-process mode logs (does not raise) a failure, and so does a Redis
+    outage: an email failing must not fail the request that caused it; the job's own record
+    (e.g. the outbox row, status queued or failed) shows it.
+    """
     if redis_handle.client is None:
-        # A fresh app context gives the job its own database session, as a worker would have;
-        # we are often called from the committing session's after_commit hook.
-        try:
-            with current_app.app_context():
+        # Its own app context, so its own database session: enqueue usually runs from an after-commit
+        # hook, where the caller's session can emit no more SQL.
+        with current_app.app_context():
+            try:
                 func(*args)
-        except Exception:  # an email failure must not fail the request that caused it
-            log.exception("in-process job %s failed", func.__name__)
+            except Exception:
+                log.exception("in-process job %s failed", func.__name__)
         return None
+    from redis.exceptions import RedisError
     from rq import Retry
 
-    return get_queue().enqueue(func, *args, retry=Retry(max=retries, interval=[5, 30, 120]))
+    intervals = list(current_app.config.get("RQ_RETRY_INTERVALS") or RETRY_INTERVALS)
+    try:
+        return get_queue().enqueue(
+            func,
+            *args,
+            retry=Retry(max=retries, interval=intervals),
+            failure_ttl=FAILURE_TTL,
+            description=f"{func.__name__}({', '.join(map(str, args))})",
+        )
+    except RedisError:  # enqueued after the commit: the rows stand (an outbox row stays "queued")
+        log.exception("could not enqueue %s%r", func.__name__, args)
+        return None

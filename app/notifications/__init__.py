@@ -1,0 +1,21 @@
+"""/notifications and /ws/notifications: the list, the bell's dropdown and badge, email preferences, the live socket."""
+
+from flask import Blueprint
+
+bp = Blueprint("notifications", __name__)
+
+
+@bp.record_once
+def _socket_options(state) -> None:
+    # Pings keep idle sockets open through proxies and notice a vanished browser.
+    state.app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 25})
+
+
+@bp.app_template_filter("announcement_html")
+def _announcement_html(text):
+    from app.services.announcements import render_message
+
+    return render_message(text)
+
+
+from app.notifications import live, views  # noqa: E402,F401  (register the routes)
