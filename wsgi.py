@@ -1,5 +1,14 @@
-"""Entry point for gunicorn and the `flask` command (FLASK_APP=wsgi.py)."""
+"""Entry point for gunicorn and the `flask` command (FLASK_APP=wsgi.py).
 
-from app import create_app
+A missing or wrong setting (no SECRET_KEY in production, an unreachable database) prints one line
+and exits with status 2 instead of a traceback.
+"""
 
-app = create_app()
+import gc
+
+from app.operations import create_or_exit
+
+app = create_or_exit()
+# Everything loaded so far (the app, its templates, SQLAlchemy's mappers) lives as long as the process:
+# moving it out of the garbage collector's generations saves a full scan of it on every collection.
+gc.freeze()

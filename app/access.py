@@ -66,7 +66,12 @@ def _unauthenticated():
     return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
 
 
-def _session_expired() -> bool:
+# Background refreshes (badge polling, the live socket) are not the user being active: they must not
+# keep an unattended tab's session alive past the idle timeout.
+_PASSIVE = {"notifications.badge", "notifications.ws"}
+
+
+def _session_expired(endpoint: str) -> bool:
     now = datetime.now(UTC).timestamp()
     cfg = current_app.config
     login_at, seen_at = session.get("login_at", now), session.get("seen_at", now)
@@ -74,7 +79,8 @@ def _session_expired() -> bool:
         return True
     if now - seen_at > cfg["SESSION_IDLE_TIMEOUT"].total_seconds():
         return True
-    session["seen_at"] = now
+    if endpoint not in _PASSIVE:
+        session["seen_at"] = now
     return False
 
 
@@ -83,7 +89,7 @@ def enforce():
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # 404s and static files
-    if current_user.is_authenticated and _session_expired():
+    if current_user.is_authenticated and _session_expired(endpoint):
         logout_user()
         session.clear()
         flash("Your session has expired. Please log in again.", "warning")

@@ -1,24 +1,163 @@
-"""Start-up checks and logging."""
+"""Running in production: start-up checks, request ids, structured request logs and error reporting."""
 
+import json
 import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+from flask import g, request
+
+REQUEST_LOG = "leadflow.request"
+# An incoming X-Request-ID (from a proxy) is kept only when it looks like an id, never arbitrary text.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The development default, which production refuses (compared against, never used as a secret).
+_DEV_SECRET = "dev-only-not-secret"  # noqa: S105  # nosec B105
+MIN_SECRET_LENGTH = 24
 
 
 class ConfigurationError(RuntimeError):
-    pass
+    """The configuration cannot work; the message says what to set."""
 
 
 def check_config(app) -> None:
     """Fail at start-up with a clear sentence instead of a traceback later."""
     cfg = app.config
     if cfg["CONFIG_NAME"] == "production":
-        if cfg.get("SECRET_KEY") in (None, "", "dev-only-not-secret"):  # noqa: S105 (comparing, not storing)
+        secret = cfg.get("SECRET_KEY") or ""
+        if not secret or secret == _DEV_SECRET:
             raise ConfigurationError("SECRET_KEY must be set to a long random value in production.")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(f"SECRET_KEY is too short: use at least {MIN_SECRET_LENGTH} random characters.")
         if not cfg.get("SQLALCHEMY_DATABASE_URI"):
             raise ConfigurationError("DATABASE_URL must be set in production.")
+    if cfg["STORAGE_BACKEND"] not in {"local", "s3"}:
+        raise ConfigurationError(f"STORAGE_BACKEND must be local or s3, not {cfg['STORAGE_BACKEND']!r}.")
     if cfg["STORAGE_BACKEND"] == "s3" and not cfg.get("S3_BUCKET"):
         raise ConfigurationError("STORAGE_BACKEND=s3 needs S3_BUCKET.")
 
 
-def register_logging(app) -> None:
-    if not app.debug and not app.testing:
+def check_database(app) -> None:
+    """Connect once, so an unreachable or misspelt DATABASE_URL stops the start with one line."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    with app.app_context():
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any driver error means the same thing to the operator
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise ConfigurationError(
+                f"cannot reach the database ({db.engine.url.render_as_string()}): {reason}"
+            ) from exc
+        finally:
+            db.engine.dispose()  # forked workers open their own connections
+
+
+def create_or_exit(config_name: str | None = None):
+    """The app for wsgi.py and the `flask` command: a configuration error prints one line and exits 2."""
+    from app import create_app
+    from config import CONFIGS
+
+    name = config_name or os.environ.get("LEADFLOW_CONFIG") or "development"
+    try:
+        if name not in CONFIGS:
+            raise ConfigurationError(f"LEADFLOW_CONFIG must be one of {', '.join(sorted(CONFIGS))}, not {name!r}.")
+        app = create_app(name)
+        if not app.testing:
+            check_database(app)
+    except ConfigurationError as exc:
+        print(f"LeadFlow PM cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return app
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; fields passed with `extra={"fields": {...}}` are merged in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _configure_handlers(app) -> None:
+    root = logging.getLogger()
+    if app.config.get("JSON_LOGS"):
+        if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(JsonFormatter())
+            root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up chatter, not events
+    elif not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def init_sentry(app) -> bool:
+    """Report errors to Sentry when SENTRY_DSN is set. SENTRY_OPTIONS (a dict) passes extra init options."""
+    dsn = app.config.get("SENTRY_DSN")
+    if not dsn:
+        return False
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        integrations=[FlaskIntegration()],
+        environment=app.config["CONFIG_NAME"],
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        **app.config.get("SENTRY_OPTIONS", {}),
+    )
+    app.extensions["sentry"] = True
+    return True
+
+
+def _user_id() -> str | None:
+    user = g.get("_login_user")  # Flask-Login's cache: no extra query just for the log line
+    return str(user.id) if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def register_logging(app) -> None:
+    """Request ids on every request; one JSON line per request when JSON_LOGS is on; Sentry when configured."""
+    _configure_handlers(app)
+    sentry = init_sentry(app)
+    logger = logging.getLogger(REQUEST_LOG)
+
+    # Registered before every other before_request hook, so even a refused request has its id.
+    @app.before_request
+    def start_request():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+        if sentry:
+            import sentry_sdk
+
+            sentry_sdk.get_isolation_scope().set_tag("request_id", g.request_id)
+
+    @app.after_request
+    def log_request(response):
+        if app.config.get("JSON_LOGS"):
+            started = g.get("request_started", time.perf_counter())
+            fields = {
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user_id": _user_id(),
+                "request_id": g.get("request_id"),
+                "remote_addr": request.remote_addr,
+            }
+            logger.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields})
+        return response

@@ -1,10 +1,10 @@
 """Rendering helpers, error pages and security headers shared by every portal."""
 
-import uuid
 from decimal import Decimal
 
-from flask import current_app, g, make_response, render_template, request
+from flask import current_app, g, has_request_context, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import ImmutableMultiDict
 
 
 def is_htmx_partial() -> bool:
@@ -45,7 +45,8 @@ def register_template_helpers(app) -> None:
         from app.access import HOME
         from app.services.notifications import unread_count
 
-        if not current_user.is_authenticated or current_user.status != "active":
+        # Emails are rendered by jobs, outside any request: there is no current user there.
+        if not has_request_context() or not current_user.is_authenticated or current_user.status != "active":
             return {"portal": None, "unread_notifications": 0}
         portal = HOME[current_user.role].split(".")[0]
         return {"portal": portal, "unread_notifications": unread_count(current_user)}
@@ -89,28 +90,66 @@ def register_errors(app) -> None:
 
     @app.errorhandler(500)
     def server_error(_e):
+        from app.extensions import db
+
+        # Undo the failed request's writes now (this also removes uploaded bytes): the error page must
+        # not query through a broken transaction, and nothing half-done may be committed later.
+        db.session.rollback()
         return _error(500, "errors/generic.html", title="Something went wrong on our side.")
 
 
+def _signed_in() -> bool:
+    user = g.get("_login_user")
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def content_security_policy(config) -> str:
+    """Only the app's own scripts, no inline script, no framing. File storage and Stripe Checkout widen it a little."""
+    storage = ""
+    if config.get("STORAGE_BACKEND") == "s3":
+        storage = " " + (config.get("S3_ENDPOINT_URL") or "https://*.amazonaws.com")
+    checkout = " https://checkout.stripe.com" if config.get("STRIPE_SECRET_KEY") else ""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{storage}; connect-src 'self' ws: wss:{storage}; "
+        f"form-action 'self'{storage}{checkout}; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values if isinstance(value, str))
+
+
 def register_security_headers(app) -> None:
+    """Headers on every response, and a guard against input no column can store.
+    The request id itself is assigned first thing, in app.operations."""
+    csp = content_security_policy(app.config)
+
     @app.before_request
-    def assign_request_id():
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    def refuse_nul_bytes():
+        # PostgreSQL cannot take NUL in text, and no person types one. In a query string (filters, which only
+        # read) it is dropped; in a form, which writes, the request is refused for every form at once.
+        if _has_nul(request.args.values()):
+            request.args = ImmutableMultiDict([(k, v.replace("\x00", "")) for k, v in request.args.items(multi=True)])
+        filenames = [f.filename for f in request.files.values()]
+        if _has_nul(request.form.values()) or _has_nul(filenames):
+            return _error(
+                400,
+                "errors/generic.html",
+                title="Your input contains a character that cannot be accepted (a NUL byte). Remove it and try again.",
+            )
 
     @app.after_request
     def security_headers(response):
-        s3 = app.config.get("S3_ENDPOINT_URL") or ""
-        extra = f" {s3}" if s3 else ""
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data: blob:{extra}; connect-src 'self' ws: wss:{extra}; "
-            f"form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if _signed_in() and response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")  # no account page from the cache after logout
         if app.config.get("HSTS"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import fk, utcnow
@@ -25,3 +25,11 @@ class AuditEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow, index=True)
 
     actor = relationship("User")
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session, _flush_context, _instances):
+    """Append-only in the application too (PostgreSQL also has a trigger): no ORM update or delete."""
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise ValueError("audit_events is append-only")

@@ -1,0 +1,66 @@
+"""The audit log, browsed and filtered by admins (the super admin's page reuses this view)."""
+
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Length, Optional, ValidationError
+
+from app.portals.admin import bp
+from app.services import audit_query
+from app.web import render
+
+
+class AuditFilterForm(FlaskForm):
+    """A GET form: filters only read, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField("Actor (name or email)", validators=[Optional(), Length(max=120)])
+    action = SelectField("Action", validators=[Optional()], validate_choice=True)
+    entity_type = SelectField("Entity type", validators=[Optional()], validate_choice=True)
+    entity_id = StringField("Entity id", validators=[Optional(), Length(max=64)])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("“To” must be on or after “From”.")
+
+
+def _filter_form() -> AuditFilterForm:
+    form = AuditFilterForm(formdata=request.args)
+    form.action.choices = [("", "Any action")] + [(a, a) for a in audit_query.actions()]
+    form.entity_type.choices = [("", "Any type")] + [(t, t.replace("_", " ")) for t in audit_query.entity_types()]
+    return form
+
+
+def audit_page(endpoint: str, template: str):
+    """Validate the filters, search, render the page (or only the table for HTMX)."""
+    form = _filter_form()
+    valid = form.validate()
+    pagination = None  # invalid filters: say what to fix rather than show events that do not match them
+    if valid:
+        filters = audit_query.AuditFilters(
+            actor=(form.actor.data or "").strip(),
+            action=form.action.data or "",
+            entity_type=form.entity_type.data or "",
+            entity_id=(form.entity_id.data or "").strip(),
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+        )
+        pagination = audit_query.search(filters, page=request.args.get("page", 1, type=int))
+    return render(
+        template,
+        partial="_partials/audit/_results.html",
+        form=form,
+        pagination=pagination,
+        diff=audit_query.diff,
+        endpoint=endpoint,
+        status=200 if valid else 422,
+    )
+
+
+@bp.get("/audit")
+def audit_log():
+    return audit_page("admin.audit_log", "admin/audit/page.html")
