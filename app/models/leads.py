@@ -30,6 +30,19 @@ class Lead(Timestamps, db.Model):
     __table_args__ = (
         sa.Index("ix_leads_allocated_to_stage", "allocated_to", "kanban_stage"),
         sa.Index("ix_leads_stage_updated", "kanban_stage", "updated_at"),
+        # The admin/super lead lists filtered by category (and stage), newest first, and their counts.
+        sa.Index("ix_leads_category_stage_updated", "category_id", "kanban_stage", "updated_at"),
+        # The admin lead list: newest first over every lead, and filtered by allocation status and stage.
+        sa.Index("ix_leads_updated_at", "updated_at"),
+        sa.Index("ix_leads_allocation_stage_updated", "allocation_status", "kanban_stage", "updated_at"),
+        # A partner's kanban: each column's newest cards, and its count and value total (index-only).
+        sa.Index(
+            "ix_leads_assignee_stage_updated",
+            "allocated_to",
+            "kanban_stage",
+            "updated_at",
+            postgresql_include=["lead_value"],
+        ),
     )
 
     id: Mapped[uuid.UUID] = pk()

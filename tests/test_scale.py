@@ -1,0 +1,193 @@
+"""`flask seed-scale` at a tiny size: the generated data keeps every money invariant; the benchmark floor works."""
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    ChannelPartner,
+    CommissionTransaction,
+    Lead,
+    Notification,
+    PlatformFeeConfig,
+    PlatformFeeSettlement,
+    PlatformFeeSettlementItem,
+    User,
+)
+from app.scale import CP_EMAIL, PASSWORD, SMALL_CP_EMAIL, fee_cents
+from app.services import commissions, fees
+from app.services.passwords import verify_password
+from tests.conftest import login, make_app, requires_postgres
+
+CPS, LEADS = 20, 2000
+
+
+def seed(app, *extra):
+    result = app.test_cli_runner().invoke(args=["seed-scale", "--cps", str(CPS), "--leads", str(LEADS), *extra])
+    db.session.remove()
+    return result
+
+
+@pytest.fixture
+def seeded(app):
+    result = seed(app, "--seed", "7")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def all_of(model):
+    return db.session.scalars(sa.select(model)).all()
+
+
+@requires_postgres
+def test_counts_and_logins(seeded):
+    assert "leads" in seeded.output and "rows/s" in seeded.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == LEADS
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ChannelPartner)) == CPS
+    assert {p.status for p in all_of(ChannelPartner)} == {"approved"}
+    assert all(p.has_bank_details for p in all_of(ChannelPartner))
+    assert db.session.scalar(sa.select(sa.func.count()).where(PlatformFeeConfig.is_active)) == 1
+    stages = Counter(lead.kanban_stage for lead in all_of(Lead))
+    assert set(stages) == {"new", "contacted", "qualified", "proposal", "negotiation", "won", "lost"}
+    unread = Counter(n.is_read for n in all_of(Notification))
+    assert unread[False] > 0 and unread[True] > 0
+    big = db.session.scalar(sa.select(User).where(User.email == CP_EMAIL))
+    per_cp = Counter(lead.allocated_to for lead in all_of(Lead) if lead.allocated_to)
+    assert per_cp.most_common(1)[0] == (big.partner.id, max(per_cp.values()))
+    small = db.session.scalar(sa.select(User).where(User.email == SMALL_CP_EMAIL))
+    assert per_cp[small.partner.id] < per_cp[big.partner.id]
+    assert verify_password(big.password_hash, PASSWORD)
+
+
+@requires_postgres
+def test_every_won_lead_has_one_transaction_that_equals_compute_fee(seeded):
+    txs = all_of(CommissionTransaction)
+    assert {tx.status for tx in txs} == {"pending", "due", "paid", "void"}
+    by_lead = Counter(tx.lead_id for tx in txs)
+    assert max(by_lead.values()) == 1
+    leads = {lead.id: lead for lead in all_of(Lead)}
+    won = {lead_id for lead_id, lead in leads.items() if lead.kanban_stage == "won"}
+    live = {tx.lead_id for tx in txs if tx.status != "void"}
+    assert won == live
+    for tx in txs:
+        assert tx.gross_commission == tx.platform_fee + tx.net_commission
+        expected = fees.compute_fee(tx.gross_commission, commissions.snapshot_rule(tx))
+        assert (tx.platform_fee, tx.net_commission, tx.fee_capped) == (expected.fee, expected.net, expected.capped)
+        lead = leads[tx.lead_id]
+        if tx.status != "void":
+            assert (lead.commission_amount, lead.platform_fee_amount) == (tx.gross_commission, tx.platform_fee)
+            assert tx.cp_id == lead.allocated_to
+    global_rule = fees.active_global_rule()
+    for lead in leads.values():
+        if lead.kanban_stage != "won" and lead.commission_amount is not None:
+            expected = fees.compute_fee(lead.commission_amount, fees.rule_for_lead(lead, global_rule))
+            assert (lead.platform_fee_amount, lead.net_commission) == (expected.fee, expected.net)
+
+
+@requires_postgres
+def test_settlements_never_share_a_fee_and_totals_reconcile(seeded):
+    items = all_of(PlatformFeeSettlementItem)
+    assert items and max(Counter(i.transaction_id for i in items).values()) == 1
+    txs = {tx.id: tx for tx in all_of(CommissionTransaction)}
+    for item in items:
+        assert txs[item.transaction_id].status in ("due", "paid")
+        assert item.amount == txs[item.transaction_id].platform_fee
+        assert item.lead_id == txs[item.transaction_id].lead_id
+    for settlement in all_of(PlatformFeeSettlement):
+        assert settlement.amount == sum(i.amount for i in settlement.items)
+        assert settlement.lead_count == len(settlement.items)
+    settled_ids = {i.transaction_id for i in items}
+    generated = sum((tx.platform_fee for tx in txs.values() if tx.status != "void"), Decimal("0"))
+    settled = sum((i.amount for i in items), Decimal("0"))
+    outstanding = sum(
+        (tx.platform_fee for tx in txs.values() if tx.status != "void" and tx.id not in settled_ids), Decimal("0")
+    )
+    assert generated == settled + outstanding
+    assert settled > outstanding  # settlements cover most of the fees
+
+
+@requires_postgres
+def test_same_seed_same_data_and_refuses_a_full_database(app, seeded):
+    def fingerprint():
+        rows = db.session.execute(sa.select(Lead.id, Lead.commission_amount, Lead.kanban_stage)).all()
+        return sorted((str(r[0]), str(r[1]), r[2]) for r in rows)
+
+    first = fingerprint()
+    refused = seed(app, "--seed", "7")
+    assert refused.exit_code != 0 and "--reset" in refused.output
+    again = seed(app, "--seed", "7", "--reset")
+    assert again.exit_code == 0, again.output
+    assert fingerprint() == first
+
+
+def test_integer_fee_arithmetic_equals_compute_fee():
+    rules = [("percentage", 125_000), ("percentage", 75_000), ("fixed", 500_000), ("percentage", 333)]
+    for rule_type, value_e4 in rules:
+        rule = fees.FeeRule(type=rule_type, value=Decimal(value_e4) / 10000, source="global")
+        for commission in (0, 1, 3, 49, 50, 51, 4999, 5000, 33_333, 123_456_789):
+            fee, capped = fee_cents(commission, rule_type, value_e4)
+            expected = fees.compute_fee(Decimal(commission) / 100, rule)
+            assert (Decimal(fee) / 100, capped) == (expected.fee, expected.capped)
+
+
+def test_seed_scale_refuses_sqlite():
+    sqlite_app = make_app(SQLALCHEMY_DATABASE_URI="sqlite://")
+    with sqlite_app.app_context():
+        result = sqlite_app.test_cli_runner().invoke(args=["seed-scale", "--cps", "2", "--leads", "10"])
+    assert result.exit_code != 0 and "PostgreSQL" in result.output
+
+
+def test_bench_floor_reads_one_row_and_counts_queries(app):
+    from tests import factories
+
+    user = factories.make_user("admin")
+    db.session.commit()
+    bench_app = make_app(BENCH_FLOOR=True, BENCH_QUERY_COUNT=True)
+    client = bench_app.test_client()
+    assert client.get("/bench/floor").status_code == 302  # anonymous: to the login page
+    login(client, user)
+    page = client.get("/bench/floor")
+    assert page.status_code == 200 and user.email in page.text
+    assert int(page.headers["X-Query-Count"]) == 2  # the session's user, then the one read
+    assert "X-Query-Count" not in app.test_client().get("/healthz").headers
+    assert "bench.floor" not in app.view_functions  # not a route unless BENCH_FLOOR is on
+
+
+@requires_postgres
+def test_fee_totals_and_monthly_chart_reconcile_with_the_rows(seeded):
+    """The dashboards' fast totals (fee_settlements) equal sums taken row by row over the generated data."""
+    from app.services import fee_settlements
+
+    txs = [tx for tx in all_of(CommissionTransaction) if tx.status != "void"]
+    settled_ids = {i.transaction_id for i in all_of(PlatformFeeSettlementItem)}
+    cutoff = fee_settlements.overdue_cutoff()
+    outstanding = [tx for tx in txs if tx.id not in settled_ids]
+    totals = fee_settlements.totals()
+    assert totals.generated == sum((tx.platform_fee for tx in txs), Decimal("0"))
+    assert totals.settled == sum((tx.platform_fee for tx in txs if tx.id in settled_ids), Decimal("0"))
+    assert totals.outstanding == sum((tx.platform_fee for tx in outstanding), Decimal("0"))
+    assert (totals.generated_count, totals.settled_count) == (len(txs), len(settled_ids))
+    overdue = [tx for tx in outstanding if tx.won_at < cutoff]
+    assert (totals.overdue, totals.overdue_count) == (
+        sum((t.platform_fee for t in overdue), Decimal("0")),
+        len(overdue),
+    )
+    months = fee_settlements.monthly(24)
+    by_month = Counter()
+    for settlement in all_of(PlatformFeeSettlement):
+        by_month[settlement.settled_at.strftime("%Y-%m")] += settlement.amount
+    assert [m["settled"] for m in months] == [by_month.get(m["month"], Decimal("0")) for m in months]
+
+
+@requires_postgres
+def test_rollups_and_fee_settled_dates_reconcile_after_the_bulk_load(seeded):
+    """COPY bypasses the session hook: seed-scale rebuilds the rollups and marks settled fees, and both agree with the rows."""
+    from app.services import reports, rollups
+
+    assert rollups.reconcile() == []
+    assert reports.admin_overview()["totals"] == reports.report_totals()
+    settled_ids = {i.transaction_id for i in all_of(PlatformFeeSettlementItem)}
+    assert {tx.id for tx in all_of(CommissionTransaction) if tx.fee_settled_at is not None} == settled_ids
