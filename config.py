@@ -74,6 +74,9 @@ class Config:
     SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
     JSON_LOGS = _bool("JSON_LOGS")
     REPORT_PDF_JOB_THRESHOLD = int(os.environ.get("REPORT_PDF_JOB_THRESHOLD", "2000"))
+    # Benchmark only (bench/run.py): the /bench/floor endpoint and the X-Query-Count header.
+    BENCH_FLOOR = _bool("BENCH_FLOOR")
+    BENCH_QUERY_COUNT = _bool("BENCH_QUERY_COUNT")
 
 
 class DevelopmentConfig(Config):

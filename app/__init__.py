@@ -8,7 +8,7 @@ from flask import Flask
 from config import BASE_DIR, CONFIGS
 
 # Blueprints outside the portals (each package defines `bp` and declares its roles per route).
-SHARED_BLUEPRINTS = ()
+SHARED_BLUEPRINTS = ("app.files", "app.account", "app.webhooks", "app.notifications")
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -29,6 +29,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_web(app)
+    if app.config.get("BENCH_FLOOR") or app.config.get("BENCH_QUERY_COUNT"):
+        from app.bench_floor import register_bench
+
+        register_bench(app)
     from app.cli import register_cli
 
     register_cli(app)
@@ -76,7 +80,13 @@ def register_blueprints(app: Flask) -> None:
     from app.portals.cp import bp as cp_bp
     from app.portals.superadmin import bp as super_bp
 
-    subdomains = app.config["SUBDOMAIN_MODE"] and app.config["SERVER_NAME"]
+    subdomains = bool(app.config["SUBDOMAIN_MODE"] and app.config["SERVER_NAME"])
+    if subdomains:
+        # app./admin./super. under SERVER_NAME (seed 000); one login cookie for all of them.
+        app.subdomain_matching = True
+        app.url_map.default_subdomain = ""
+        if not app.config.get("SESSION_COOKIE_DOMAIN"):
+            app.config["SESSION_COOKIE_DOMAIN"] = app.config["SERVER_NAME"].split(":")[0]
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     for blueprint, prefix, subdomain in (

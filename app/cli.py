@@ -4,12 +4,15 @@ import click
 from flask import current_app
 
 from app.extensions import db
+from app.scale import rebuild_rollups_command, seed_scale
 
 
 def register_cli(app) -> None:
     app.cli.add_command(create_superadmin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
+    app.cli.add_command(seed_scale)
+    app.cli.add_command(rebuild_rollups_command)
 
 
 @click.command("create-superadmin")

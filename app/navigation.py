@@ -8,6 +8,7 @@ NAV = {
         ("Assigned leads", "cp.leads_assigned"),
         ("Kanban", "cp.leads_kanban"),
         ("Commissions", "cp.commissions"),
+        ("Statement", "cp.statement"),
         ("Company profile", "cp.profile"),
     ],
     "admin": [
@@ -19,6 +20,7 @@ NAV = {
         ("Commissions", "admin.commissions"),
         ("Platform fees", "admin.platform_fees"),
         ("Announcements", "admin.announcements"),
+        ("Exports", "admin.exports"),
         ("Audit log", "admin.audit_log"),
     ],
     "superadmin": [

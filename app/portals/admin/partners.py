@@ -10,7 +10,7 @@ from app.loaders import load_partner
 from app.models import ChannelPartner, User
 from app.portals.admin import bp
 from app.portals.admin.forms import ManualAddForm, ReviewNoteForm
-from app.services import accounts
+from app.services import accounts, profiles
 from app.web import render
 
 TABS = {"approved": ("approved", "suspended"), "pending": ("pending",), "rejected": ("rejected",)}
@@ -59,7 +59,13 @@ def partners():
 
 @bp.get("/partners/<partner_id>")
 def partner_detail(partner_id):
-    return render("admin/partners/detail.html", partner=load_partner(partner_id), note_form=ReviewNoteForm())
+    partner = load_partner(partner_id)
+    return render(
+        "admin/partners/detail.html",
+        partner=partner,
+        profile=profiles.profile_view(partner, current_user),
+        note_form=ReviewNoteForm(),
+    )
 
 
 def _row_response(partner, message: str | None = None, status: int = 200):
@@ -67,6 +73,7 @@ def _row_response(partner, message: str | None = None, status: int = 200):
         "admin/partners/detail.html",
         partial="admin/partners/partials/_row.html",
         partner=partner,
+        profile=profiles.profile_view(partner, current_user),
         message=message,
         note_form=ReviewNoteForm(),
         status=status,
