@@ -14,9 +14,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from app.extensions import db
-from app.loaders import load_fee_settlement
+from app.portals import fee_settlement_views
 from app.portals.admin import bp
-from app.services import fee_settlements, fees, receipts, storage
+from app.services import fee_settlements, fees, storage
 from app.web import is_htmx_partial, render
 
 PAGE_SIZE = 25
@@ -184,34 +184,14 @@ def settlement_summary(settlement) -> str:
 
 @bp.get("/platform-fees/settlements")
 def platform_fees_settlements():
-    pagination = db.paginate(
-        fee_settlements.settlements_query(),
-        page=request.args.get("page", 1, type=int),
-        per_page=PAGE_SIZE,
-        error_out=False,
-    )
-    return render(
-        "admin/platform_fees/settlements.html",
-        partial="admin/platform_fees/partials/_settlements.html",
-        pagination=pagination,
-        detail_endpoint="admin.platform_fees_settlement",
-        receipt_endpoint="admin.platform_fees_receipt",
-    )
+    return fee_settlement_views.history_page("admin/platform_fees/settlements.html", "admin")
 
 
 @bp.get("/platform-fees/settlements/<settlement_id>")
 def platform_fees_settlement(settlement_id):
-    settlement = load_fee_settlement(settlement_id)
-    return render(
-        "admin/platform_fees/settlement.html",
-        settlement=settlement,
-        items=fee_settlements.settlement_items(settlement),
-        receipt_endpoint="admin.platform_fees_receipt",
-    )
+    return fee_settlement_views.detail_page(settlement_id, "admin/platform_fees/settlement.html", "admin")
 
 
 @bp.get("/platform-fees/settlements/<settlement_id>/receipt.pdf")
 def platform_fees_receipt(settlement_id):
-    settlement = load_fee_settlement(settlement_id)
-    number = receipts.receipt_number("FS", settlement.id)
-    return receipts.as_download(receipts.fee_settlement_pdf(settlement), f"platform-fee-receipt-{number}.pdf")
+    return fee_settlement_views.receipt_download(settlement_id)

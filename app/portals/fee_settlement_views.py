@@ -1,0 +1,46 @@
+"""Platform-fee settlement history, detail and receipt: the same pages for admins and the super admin."""
+
+from flask import request
+
+from app.extensions import db
+from app.loaders import load_fee_settlement
+from app.services import fee_settlements, receipts
+from app.web import render
+
+PAGE_SIZE = 25
+ENDPOINTS = {  # portal -> (settlement detail, receipt)
+    "admin": ("admin.platform_fees_settlement", "admin.platform_fees_receipt"),
+    "superadmin": ("superadmin.settlements_detail", "superadmin.settlements_receipt"),
+}
+
+
+def history_page(template: str, portal: str):
+    pagination = db.paginate(
+        fee_settlements.settlements_query(),
+        page=request.args.get("page", 1, type=int),
+        per_page=PAGE_SIZE,
+        error_out=False,
+    )
+    return render(
+        template,
+        partial="admin/platform_fees/partials/_settlements.html",
+        pagination=pagination,
+        detail_endpoint=ENDPOINTS[portal][0],
+        receipt_endpoint=ENDPOINTS[portal][1],
+    )
+
+
+def detail_page(settlement_id, template: str, portal: str):
+    settlement = load_fee_settlement(settlement_id)
+    return render(
+        template,
+        settlement=settlement,
+        items=fee_settlements.settlement_items(settlement),
+        receipt_endpoint=ENDPOINTS[portal][1],
+    )
+
+
+def receipt_download(settlement_id):
+    settlement = load_fee_settlement(settlement_id)
+    number = receipts.receipt_number("FS", settlement.id)
+    return receipts.as_download(receipts.fee_settlement_pdf(settlement), f"platform-fee-receipt-{number}.pdf")
