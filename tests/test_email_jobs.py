@@ -14,6 +14,7 @@ from app.services import notifications
 from app.services.queue import enqueue
 from tests import factories
 from tests.conftest import requires_redis
+from tests.report_summary import record
 from tests.rq_support import kill_group, redis_mode, run_worker, start_worker
 from tests.smtp_support import Recorder, SmtpServer, free_port
 
@@ -114,6 +115,13 @@ def test_worker_killed_mid_batch_every_email_is_sent_exactly_once(app):
             "sent_twice": len(ids) - len(set(ids)),
         }
         print(f"\nkilled worker mid-batch of 100 emails: {counts}")
+        record(
+            "jobs_under_faults",
+            killed_workers=1,
+            emails=counts["accepted"],
+            sent_twice=counts["sent_twice"],
+            stuck_in_started_registry=counts["started_registry"],
+        )
         assert counts == {
             "accepted": 100,
             "distinct_message_ids": 100,
