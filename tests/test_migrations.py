@@ -58,6 +58,14 @@ def test_migrations_upgrade_an_empty_postgres_database_without_drift():
                 raise AssertionError("the audit log accepted an UPDATE")
             except sa.exc.DBAPIError as exc:
                 assert "append-only" in str(exc)
+        reseeded = flask("seed-scale", "--cps", "3", "--leads", "40", "--reset", database=fresh)
+        assert reseeded.returncode == 0, reseeded.stderr  # the benchmark wipe passes the TRUNCATE guard on purpose
+        with engine.connect() as conn:
+            try:
+                conn.execute(sa.text("TRUNCATE audit_events"))
+                raise AssertionError("the audit log accepted a TRUNCATE after seed-scale")
+            except sa.exc.DBAPIError as exc:
+                assert "append-only" in str(exc)
         engine.dispose()
     finally:
         with admin.connect() as conn:
