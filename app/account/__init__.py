@@ -3,11 +3,11 @@
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 
 from app.access import ANY_USER, roles
 from app.extensions import db
 from app.files.checks import accept_attribute
+from app.files.fields import DirectFileField
 from app.services import profiles, storage
 from app.web import render
 
@@ -15,7 +15,7 @@ bp = Blueprint("account", __name__)
 
 
 class AvatarForm(FlaskForm):
-    avatar = FileField("Avatar (JPEG, PNG or WebP)")
+    avatar = DirectFileField("Avatar (JPEG, PNG or WebP)", kind="avatar")
 
 
 def _page(form, status=200):

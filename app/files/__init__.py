@@ -12,6 +12,12 @@ from app.services import storage
 bp = Blueprint("files", __name__)
 
 
+@bp.app_template_global("direct_upload_enabled")
+def direct_upload_enabled() -> bool:
+    """base.html sets <body data-direct-upload> with it, which switches static/js/direct_upload.js on."""
+    return storage.direct_upload_enabled()
+
+
 @bp.get("/files/<file_id>", endpoint="download")
 @roles(*ANY_USER)
 def download(file_id):

@@ -5,10 +5,10 @@ with its own stage, money, note and evidence forms) has unique field ids and lab
 """
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from app.files.fields import DirectFileField
 from app.models.leads import STAGE_LABELS, STAGES
 from app.services import pipeline
 
@@ -62,7 +62,7 @@ class NoteForm(FlaskForm):
 
 
 class EvidenceForm(FlaskForm):
-    file = FileField("Evidence file (image, PDF or document)")
+    file = DirectFileField("Evidence file (image, PDF or document)", kind="evidence")
     description = StringField("Description (optional)", validators=[Length(max=300)])
 
 

@@ -179,15 +179,15 @@ def _require_pending_with_amount(tx: CommissionTransaction, what: str) -> None:
 def record_client_payment(tx, actor, paid_on: date, reference: str | None = None, attachment=None):
     """The client paid the platform (SPEC 2.5): pending → due, with date, optional reference and file.
 
-    `attachment` is an uploaded file (werkzeug FileStorage) or None; a rejected upload raises
-    storage.UploadRejected before anything is written.
+    `attachment` is an uploaded file (werkzeug FileStorage), a direct upload (storage.ClaimedUpload) or
+    None; a rejected upload raises storage.UploadRejected before anything is written.
     """
     from app.services import storage
 
     tx = lock(tx)
     _require_pending_with_amount(tx, "marked as paid by the client")
     before = audit.snapshot(tx, *PAYMENT_FIELDS)
-    if attachment is not None and getattr(attachment, "filename", None):
+    if storage.has_upload(attachment):
         stored = storage.save_upload(
             attachment, "client_payment", actor=actor, cp_id=tx.cp_id, allowed=("image", "pdf")
         )

@@ -2,9 +2,13 @@
 
 Bytes live in the backend under a generated key; the StoredFile row keeps the original name for
 display. A rejected upload writes nothing; bytes written in a transaction that rolls back are removed.
+
+With S3 the browser may send the bytes straight to the bucket (presign, POST, confirm); the form then
+carries only the file's id, which save_upload claims (ClaimedUpload) instead of storing bytes.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -29,6 +33,8 @@ from app.services.after_commit import on_commit
 
 __all__ = [
     "UploadRejected",
+    "ClaimedUpload",
+    "has_upload",
     "save_upload",
     "save_bytes",
     "read_bytes",
@@ -122,8 +128,40 @@ def _read_upload(file) -> bytes:
     return stream.read(_max_bytes() + 1)
 
 
+@dataclass(frozen=True)
+class ClaimedUpload:
+    """What a form carries instead of bytes when the browser already uploaded the file straight to S3:
+    the id of the confirmed StoredFile (see DirectFileField). save_upload claims it."""
+
+    file_id: str
+
+    def __bool__(self) -> bool:
+        return bool(self.file_id)
+
+
+def has_upload(file) -> bool:
+    """True when a form field holds something to store: a chosen file or a direct upload's id."""
+    return isinstance(file, ClaimedUpload) or bool(getattr(file, "filename", None))
+
+
+def _group_of(content_type: str) -> str | None:
+    return next((t.group for t in TYPES.values() if t.content_type == content_type), None)
+
+
 def save_upload(file, kind: str, *, actor, cp_id=None, allowed=ALL_GROUPS) -> StoredFile:
-    """Check a werkzeug FileStorage and store it. Raises UploadRejected (nothing stored) when it fails a check."""
+    """Check a werkzeug FileStorage and store it, or claim a ClaimedUpload (a direct upload to S3).
+
+    Raises UploadRejected (nothing stored, nothing claimed) when it fails a check.
+    """
+    if isinstance(file, ClaimedUpload):
+        if not direct_upload_enabled():
+            raise UploadRejected("Direct upload is not available; send the file with the form.")
+        row = claim_direct_upload(file.file_id, kind, actor=actor)
+        if _group_of(row.content_type) not in allowed:
+            raise UploadRejected("This type of file is not accepted here.")
+        row.cp_id = cp_id  # whose data it is, as for a file sent through the app
+        db.session.flush()
+        return row
     if file is None or not getattr(file, "filename", None):
         raise UploadRejected("Choose a file to upload.")
     name, ext = clean_name(file.filename)
@@ -318,12 +356,40 @@ def confirm_upload(stored_file: StoredFile, *, actor) -> StoredFile:
     return stored_file
 
 
+def _file_references():
+    """Every column that points at a stored file (avatar, logo, evidence, slips, receipts, images, reports)."""
+    table = StoredFile.__table__
+    return [fk.parent for t in db.metadata.tables.values() for fk in t.foreign_keys if fk.column.table is table]
+
+
+def is_attached(file_id) -> bool:
+    """True when some record already points at this file."""
+    checks = [sa.select(column).where(column == file_id).exists() for column in _file_references()]
+    return bool(db.session.scalar(sa.select(sa.or_(*checks))))
+
+
 def claim_direct_upload(file_id, kind: str, *, actor) -> StoredFile:
-    """The confirmed direct upload `file_id`, if `actor` uploaded it for this kind; else UploadRejected."""
+    """The confirmed direct upload `file_id`, if `actor` uploaded it for this kind and no record uses it yet;
+    else UploadRejected.
+
+    The row is read under FOR UPDATE, so of two requests claiming the same id the second waits for the
+    first to commit and then finds the file attached. There is no "claimed" marker: a file is used once
+    because attaching it is what makes it used (a rolled-back form leaves it free to be claimed again;
+    so does deleting the record while keeping the file, e.g. a lead's evidence, but only for its uploader).
+    A confirmed upload that is never claimed stays in the bucket (and its row stays, never shown) until
+    someone removes it; that is the price of a browser that gives up between upload and submit.
+    """
     try:
-        row = db.session.get(StoredFile, uuid.UUID(str(file_id)))
+        file_uuid = uuid.UUID(str(file_id))
     except ValueError:
-        row = None
+        file_uuid = None
+    row = None
+    if file_uuid is not None:
+        db.session.flush()
+        stmt = sa.select(StoredFile).where(StoredFile.id == file_uuid).with_for_update()
+        row = db.session.scalar(stmt.execution_options(populate_existing=True))
     if row is None or row.uploaded_by != actor.id or row.kind != kind or not row.is_ready:
         raise UploadRejected("The uploaded file could not be found. Please upload it again.")
+    if is_attached(row.id):
+        raise UploadRejected("That upload has already been used. Please upload the file again.")
     return row

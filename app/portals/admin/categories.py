@@ -3,12 +3,12 @@
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.extensions import db
 from app.files.checks import accept_attribute
+from app.files.fields import DirectFileField
 from app.loaders import load_category, load_category_image, load_content
 from app.portals.admin import bp
 from app.services import catalog, storage
@@ -23,7 +23,7 @@ class CategoryForm(FlaskForm):
 
 
 class ImageForm(FlaskForm):
-    image = FileField("Category image (JPEG, PNG or WebP)")
+    image = DirectFileField("Category image (JPEG, PNG or WebP)", kind="category_image")
 
 
 class ReviewForm(FlaskForm):

@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy.orm import joinedload
 from wtforms import DateField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.access import ADMIN, STAFF, roles
 from app.extensions import db
+from app.files.fields import DirectFileField
 from app.loaders import load_payment, load_transaction
 from app.models import AuditEvent, ChannelPartner, CommissionTransaction, CpPayment
 from app.models.base import utcnow
@@ -51,7 +51,7 @@ def money_amount(form, field):
 class ClientPaymentForm(FlaskForm):
     paid_on = DateField("Client payment date", validators=[DataRequired("Enter the date."), not_in_future])
     reference = StringField("Reference (optional)", validators=[Optional(), Length(max=120)])
-    attachment = FileField("Attachment (optional, PDF or image)")
+    attachment = DirectFileField("Attachment (optional, PDF or image)", kind="client_payment")
 
 
 class PaidDirectlyForm(FlaskForm):
@@ -60,7 +60,7 @@ class PaidDirectlyForm(FlaskForm):
 
 
 class SettleForm(FlaskForm):
-    bank_slip = FileField("Bank slip (PDF or image)")
+    bank_slip = DirectFileField("Bank slip (PDF or image)", kind="bank_slip")
     reference = StringField("Transfer reference (optional)", validators=[Optional(), Length(max=120)])
     confirmed_net = StringField("Net commission", validators=[DataRequired("Confirm the amount."), money_amount])
     idempotency_key = HiddenField(validators=[DataRequired("Reload the page and try again."), Length(min=16, max=64)])
@@ -229,7 +229,7 @@ def commission_client_payment(tx_id):
         return _detail(tx, status=422, client_form=form)
     try:
         commission_service.record_client_payment(
-            tx, current_user, form.paid_on.data, form.reference.data, request.files.get("attachment")
+            tx, current_user, form.paid_on.data, form.reference.data, form.attachment.data
         )
     except storage.UploadRejected as exc:
         db.session.rollback()
@@ -276,7 +276,7 @@ def commission_settle(tx_id):
         settlements.settle_to_cp(
             tx,
             current_user,
-            request.files.get("bank_slip"),
+            form.bank_slip.data,
             form.reference.data,
             form.idempotency_key.data,
             form.confirmed_net.amount,

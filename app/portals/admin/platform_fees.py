@@ -7,13 +7,13 @@ from decimal import Decimal, InvalidOperation
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from app.extensions import db
+from app.files.fields import DirectFileField, UploadRequired
 from app.portals import fee_settlement_views
 from app.portals.admin import bp
 from app.services import fee_settlements, fees, storage
@@ -47,8 +47,10 @@ class FeeRuleForm(FlaskForm):
 
 class SettleFeesForm(FlaskForm):
     idempotency_key = HiddenField(validators=[InputRequired(), Length(min=8, max=64)])
-    bank_slip = FileField(
-        "Bank slip", validators=[FileRequired("Attach the bank slip of the transfer (PDF or image).")]
+    bank_slip = DirectFileField(
+        "Bank slip",
+        kind="bank_slip",
+        validators=[UploadRequired("Attach the bank slip of the transfer (PDF or image).")],
     )
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
     select_all = BooleanField("Settle every fee matching the filter that is ready to settle")

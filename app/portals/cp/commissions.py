@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
+from app.files.fields import DirectFileField
 from app.loaders import load_payment, load_transaction
 from app.models import CommissionTransaction, CpPayment
 from app.portals.cp import bp
@@ -27,7 +27,7 @@ class EmptyForm(FlaskForm):
 
 
 class BankTransferForm(FlaskForm):
-    receipt = FileField("Bank-transfer receipt (PDF or image)")
+    receipt = DirectFileField("Bank-transfer receipt (PDF or image)", kind="payment_receipt")
 
 
 def _partner():
@@ -180,7 +180,7 @@ def commission_pay_bank(tx_id):
     if not form.validate():
         return _detail(tx, status=422, bank_form=form)
     try:
-        payments.submit_bank_transfer(tx, current_user, request.files.get("receipt"))
+        payments.submit_bank_transfer(tx, current_user, form.receipt.data)
     except storage.UploadRejected as exc:
         db.session.rollback()
         form.receipt.errors = [str(exc)]

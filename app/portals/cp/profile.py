@@ -5,12 +5,12 @@ import re
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from app.extensions import db
 from app.files.checks import accept_attribute
+from app.files.fields import DirectFileField
 from app.loaders import load_category, load_content, load_content_image
 from app.portals.cp import bp
 from app.services import catalog, profiles, storage
@@ -52,7 +52,7 @@ class BankForm(FlaskForm):
 
 
 class LogoForm(FlaskForm):
-    logo = FileField("Company logo (JPEG, PNG or WebP)")
+    logo = DirectFileField("Company logo (JPEG, PNG or WebP)", kind="logo")
 
 
 class ContentForm(FlaskForm):
@@ -60,7 +60,7 @@ class ContentForm(FlaskForm):
 
 
 class ContentImageForm(FlaskForm):
-    image = FileField("Image (JPEG, PNG or WebP)")
+    image = DirectFileField("Image (JPEG, PNG or WebP)", kind="content_image")
 
 
 def _partner():
