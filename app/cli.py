@@ -1,4 +1,4 @@
-"""Command-line tasks: flask create-superadmin, seed-demo, worker."""
+"""Command-line tasks: flask create-superadmin, seed-demo, worker, purge-abandoned-uploads."""
 
 import click
 from flask import current_app
@@ -13,6 +13,7 @@ def register_cli(app) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(seed_scale)
     app.cli.add_command(rebuild_rollups_command)
+    app.cli.add_command(purge_abandoned_uploads)
 
 
 @click.command("create-superadmin")
@@ -55,6 +56,19 @@ def seed_demo() -> None:
         "pending@demo.test",
     ):
         click.echo(f"  {email}")
+
+
+@click.command("purge-abandoned-uploads")
+@click.option(
+    "--hours", default=24, show_default=True, type=click.IntRange(min=1), help="Age of the uploads to remove."
+)
+def purge_abandoned_uploads(hours: int) -> None:
+    """Remove direct-to-S3 uploads that no form claimed within --hours (run it daily, e.g. from cron)."""
+    from datetime import timedelta
+
+    from app.services.storage import purge_abandoned_uploads as purge
+
+    click.echo(f"Removed {purge(timedelta(hours=hours))} abandoned uploads.")
 
 
 @click.command("worker")

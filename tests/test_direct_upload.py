@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -280,7 +281,7 @@ def test_a_form_failing_after_the_claim_writes_nothing_and_the_upload_can_be_use
     assert settle(client, tx, file_id).status_code == 409
     assert fresh(CommissionTransaction, tx.id).bank_slip_file_id is None
     stored = fresh(StoredFile, uuid.UUID(file_id))
-    assert stored.is_ready and not storage.is_attached(stored.id)
+    assert stored.is_ready and stored.awaiting_claim
     monkeypatch.undo()
     assert settle(client, tx, file_id).status_code == 303
     assert str(fresh(CommissionTransaction, tx.id).bank_slip_file_id) == file_id
@@ -426,3 +427,30 @@ def test_one_upload_raced_into_eight_settlements_is_attached_once(s3_app):
         sa.select(CommissionTransaction.bank_slip_file_id).where(CommissionTransaction.id.in_([t.id for t in plain]))
     )
     assert [str(s) for s in slips if s] == [file_id]
+
+
+def test_abandoned_uploads_are_purged_and_claimed_ones_kept(s3_app):
+    admin = factories.make_user("admin")
+    db.session.commit()
+    client = login(s3_app.test_client(), admin)
+    confirmed = direct_upload(client, "avatar", "a.png", png_bytes())
+    unconfirmed = direct_upload(client, "avatar", "b.png", png_bytes(), confirm=False)
+    claimed = direct_upload(client, "avatar", "c.png", png_bytes())
+    storage.save_upload(storage.ClaimedUpload(claimed), "avatar", actor=admin, allowed=("image",))
+    db.session.commit()
+    recent = direct_upload(client, "avatar", "d.png", png_bytes())
+    db.session.commit()
+    two_days_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
+    old = [uuid.UUID(f) for f in (confirmed, unconfirmed, claimed)]
+    db.session.execute(sa.update(StoredFile).where(StoredFile.id.in_(old)).values(created_at=two_days_ago))
+    db.session.commit()
+    abandoned = {fresh(StoredFile, uuid.UUID(f)).storage_key for f in (confirmed, unconfirmed)}
+    keys_before = stored_keys(s3_app)
+    assert abandoned < keys_before
+
+    result = s3_app.test_cli_runner().invoke(args=["purge-abandoned-uploads", "--hours", "24"])
+
+    assert result.exit_code == 0 and "Removed 2 abandoned uploads" in result.output, result.output
+    assert fresh(StoredFile, uuid.UUID(confirmed)) is None and fresh(StoredFile, uuid.UUID(unconfirmed)) is None
+    kept = {fresh(StoredFile, uuid.UUID(f)).storage_key for f in (claimed, recent)}
+    assert stored_keys(s3_app) == keys_before - abandoned and kept <= stored_keys(s3_app)

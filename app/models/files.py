@@ -37,6 +37,9 @@ class StoredFile(Timestamps, db.Model):
     cp_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
     # False while a direct-to-S3 upload has been presigned but not yet confirmed.
     is_ready: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    # True from presign until a form claims the direct upload: a file is claimed once, and one never claimed
+    # is abandoned (`flask purge-abandoned-uploads` removes it).
+    awaiting_claim: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
     @property
     def is_image(self) -> bool:

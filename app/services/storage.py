@@ -9,7 +9,7 @@ carries only the file's id, which save_upload claims (ClaimedUpload) instead of 
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -323,6 +323,7 @@ def presign_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) ->
         uploaded_by=actor.id,
         cp_id=cp_id,
         is_ready=False,
+        awaiting_claim=True,
     )
     db.session.add(row)
     db.session.flush()
@@ -356,28 +357,13 @@ def confirm_upload(stored_file: StoredFile, *, actor) -> StoredFile:
     return stored_file
 
 
-def _file_references():
-    """Every column that points at a stored file (avatar, logo, evidence, slips, receipts, images, reports)."""
-    table = StoredFile.__table__
-    return [fk.parent for t in db.metadata.tables.values() for fk in t.foreign_keys if fk.column.table is table]
-
-
-def is_attached(file_id) -> bool:
-    """True when some record already points at this file."""
-    checks = [sa.select(column).where(column == file_id).exists() for column in _file_references()]
-    return bool(db.session.scalar(sa.select(sa.or_(*checks))))
-
-
 def claim_direct_upload(file_id, kind: str, *, actor) -> StoredFile:
-    """The confirmed direct upload `file_id`, if `actor` uploaded it for this kind and no record uses it yet;
-    else UploadRejected.
+    """The confirmed direct upload `file_id`, if `actor` uploaded it for this kind and no form has claimed it
+    yet; else UploadRejected.
 
-    The row is read under FOR UPDATE, so of two requests claiming the same id the second waits for the
-    first to commit and then finds the file attached. There is no "claimed" marker: a file is used once
-    because attaching it is what makes it used (a rolled-back form leaves it free to be claimed again;
-    so does deleting the record while keeping the file, e.g. a lead's evidence, but only for its uploader).
-    A confirmed upload that is never claimed stays in the bucket (and its row stays, never shown) until
-    someone removes it; that is the price of a browser that gives up between upload and submit.
+    The row is read under FOR UPDATE, so of two requests claiming the same id the second waits for the first
+    to commit and then finds it claimed. A form that fails after the claim rolls back, and the upload stays
+    free to claim. One never claimed is abandoned: purge_abandoned_uploads removes it.
     """
     try:
         file_uuid = uuid.UUID(str(file_id))
@@ -390,6 +376,19 @@ def claim_direct_upload(file_id, kind: str, *, actor) -> StoredFile:
         row = db.session.scalar(stmt.execution_options(populate_existing=True))
     if row is None or row.uploaded_by != actor.id or row.kind != kind or not row.is_ready:
         raise UploadRejected("The uploaded file could not be found. Please upload it again.")
-    if is_attached(row.id):
+    if not row.awaiting_claim:
         raise UploadRejected("That upload has already been used. Please upload the file again.")
+    row.awaiting_claim = False
     return row
+
+
+def purge_abandoned_uploads(older_than: timedelta) -> int:
+    """Remove direct uploads presigned more than `older_than` ago that no form claimed (the browser gave up
+    between upload and submit, or the upload was never confirmed): the object and the row. Returns how many."""
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - older_than
+    stmt = sa.select(StoredFile).where(StoredFile.awaiting_claim, StoredFile.created_at < cutoff)
+    rows = db.session.scalars(stmt.with_for_update(skip_locked=True)).all()
+    for row in rows:
+        delete(row)
+    db.session.commit()
+    return len(rows)
