@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.extensions import db
-from app.models import AuditEvent, CommissionTransaction, Lead, LeadEvidence, LeadNote
+from app.models import AuditEvent, Category, CommissionTransaction, Lead, LeadEvidence, LeadNote
 from app.portals.lead_forms import prefix_for
 from app.services import leads_query
 from tests import factories
@@ -416,3 +416,82 @@ def test_a_kanban_move_runs_the_same_queries_whatever_the_board_size(app, world)
     second = factories.make_lead(assignee=cp, title="Second", kanban_stage="contacted")
     db.session.commit()
     assert move(second, "qualified") == small
+
+
+def _row_ids(body):
+    return re.findall(r'<tbody id="lead-([0-9a-f-]+)" class="lead-row">', body)
+
+
+@pytest.mark.parametrize("sort", sorted(leads_query.SORTS))
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, world, sort, direction):
+    """The list reads a page of plain rows (sorted and limited first, then joined to the names): every sort, both
+    ways, with blank amounts and ties, pages through the leads as one plain ORDER BY over the leads would."""
+    cp, other = world["cp"], world["other"]
+    categories = [factories.make_category(name) for name in ("beta", "Alpha", "gamma")]
+    stages = ("new", "contacted", "qualified", "proposal", "negotiation", "won", "lost")
+    for n in range(40):
+        factories.make_lead(
+            assignee=(cp, other, None)[n % 3],
+            title=f"{'Deal' if n % 2 else 'deal'} {n % 7}",
+            category_id=categories[n % 4].id if n % 4 < 3 else None,
+            kanban_stage=stages[n % 7],
+            lead_value=None if n % 5 == 0 else str(100 * (n % 6)),
+            commission_amount=None if n % 4 == 0 else str(10 * (n % 3)),
+        )
+    db.session.commit()
+    filters = leads_query.LeadFilters(sort=sort, direction=direction)
+    column = leads_query.SORTS[sort]
+    order = column.asc() if direction == "asc" else column.desc()
+    if sort not in leads_query.NEVER_NULL_SORTS:
+        order = order.nulls_last()
+    query = sa.select(Lead.id).outerjoin(Category, Category.id == Lead.category_id).order_by(order, Lead.id)
+    expected = [str(i) for i in db.session.scalars(query)]
+    client = client_for(app, world["admin"])
+    seen = []
+    for page in (1, 2):
+        args = {**filters.args(), "page": page}
+        seen += _row_ids(client.get("/admin/leads", query_string=args).get_data(as_text=True))
+    assert seen == expected
+    mine = [str(i) for i in db.session.scalars(query.where(Lead.allocated_to == cp.id))]
+    body = client_for(app, cp.user).get("/cp/leads/assigned", query_string=filters.args()).get_data(as_text=True)
+    assert _row_ids(body) == mine[: leads_query.PAGE_SIZE]
+
+
+def test_the_list_filters_combine_and_rows_show_the_category_and_partner(app, world):
+    cp, lead = world["cp"], world["lead"]
+    category = factories.make_category("Solar")
+    lead.category_id, lead.kanban_stage, lead.contact_company = category.id, "proposal", "Acme Roofing"
+    factories.make_lead(assignee=cp, title="Same stage, no category", kanban_stage="proposal")
+    db.session.commit()
+    client = client_for(app, world["admin"])
+    today = lead.created_at.date().isoformat()
+    args = {"stage": "proposal", "allocation": "allocated", "cp": str(cp.id), "category": str(category.id),
+            "from": today, "to": today, "q": "ACME"}  # fmt: skip
+    body = client.get("/admin/leads", query_string=args).get_data(as_text=True)
+    assert _row_ids(body) == [str(lead.id)] and "1 lead<" in body
+    row = body[body.index(f'id="lead-{lead.id}"') :]
+    assert "<td>Solar</td>" in row and '<td class="small">Northwind</td>' in row
+    unallocated = factories.make_lead(title="Nobody's yet")
+    db.session.commit()
+    body = client.get("/admin/leads", query_string={"allocation": "pending"}).get_data(as_text=True)
+    row = body[body.index(f'id="lead-{unallocated.id}"') :]
+    assert "<td>—</td>" in row and '<td class="small">Unallocated</td>' in row
+    assert "No leads match." in client.get("/admin/leads", query_string={"q": "no such lead"}).get_data(as_text=True)
+
+
+def test_the_staff_board_names_each_cards_partner_and_pages_its_columns(app, world):
+    for n in range(leads_query.COLUMN_PAGE + 3):
+        factories.make_lead(title=f"Open {n}", kanban_stage="qualified")
+    db.session.commit()
+    client = client_for(app, world["admin"])
+    board = client.get("/admin/leads/kanban").get_data(as_text=True)
+    card = board[board.index(f'id="card-{world["lead"].id}"') :].split('class="kanban-card card"')[0]
+    assert '<div class="small text-muted text-truncate">Northwind</div>' in card
+    column = board[board.index('id="column-qualified"') : board.index('id="column-proposal"')]
+    assert len(_column_cards(column)) == leads_query.COLUMN_PAGE and "Unallocated" in column
+    link = re.search(r'hx-get="([^"]+)" hx-target="#list-qualified"', column).group(1).replace("&amp;", "&")
+    more = client.get(link, headers=HX).get_data(as_text=True)
+    assert len(_column_cards(more)) == 3 and "Unallocated" in more and "Show more" not in more
+    narrowed = client.get("/admin/leads/kanban", query_string={"cp": str(world["cp"].id)}).get_data(as_text=True)
+    assert "Assigned deal" in narrowed and "Open 1" not in narrowed and "Only originated" in narrowed

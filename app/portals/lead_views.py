@@ -5,7 +5,7 @@ the board columns it changed), from the kanban's Lost dialog with the columns; a
 redirects back (or re-renders the page with the errors, 422).
 """
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
@@ -29,9 +29,9 @@ from app.web import is_htmx_partial, render
 DETAIL_TEMPLATES = {"cp": "cp/leads/detail.html", "admin": "admin/leads/detail.html"}
 
 
-def ago(moment) -> str:
+def ago(moment, now=None) -> str:
     """'just now', '5 min ago', '3 h ago', '2 days ago', then the date."""
-    seconds = max((utcnow() - moment).total_seconds(), 0)
+    seconds = max(((now or utcnow()) - moment).total_seconds(), 0)
     if seconds < 60:
         return "just now"
     if seconds < 3600:
@@ -45,29 +45,35 @@ def ago(moment) -> str:
 
 
 def template_helpers() -> dict:
-    """Registered as a context processor on each portal blueprint that shows leads."""
+    """Registered as a context processor on each portal blueprint that shows leads (it runs once per render)."""
+    now = utcnow()
     return {
-        "lead_ago": ago,
+        "lead_ago": lambda moment: ago(moment, now),
         "lead_prefix": prefix_for,
         "evidence_accept": accept_attribute(storage.ALL_GROUPS),
         "stage_choices": STAGE_CHOICES,
         "kanban_cursor": leads_query.card_cursor,
         "board_args": board_args,
         "partner_label": leads_query.partner_label,
-        "lead_url": lead_url,
+        "lead_url": lead_urls(),
     }
 
 
 _ID_SLOT = "00000000-0000-0000-0000-000000000000"
 
 
-def lead_url(endpoint: str, lead_id) -> str:
-    """url_for(endpoint, lead_id=...) for a board of cards: the URL is built once per request and endpoint,
-    then only the id changes (url_for costs more than the rest of a card)."""
-    cache = g.setdefault("lead_urls", {})
-    if endpoint not in cache:
-        cache[endpoint] = url_for(endpoint, lead_id=_ID_SLOT)
-    return cache[endpoint].replace(_ID_SLOT, str(lead_id))
+def lead_urls():
+    """lead_url(endpoint, lead_id): url_for(endpoint, lead_id=...) for a board of cards or a page of rows. Each
+    endpoint's URL is built once per render, then only the id changes (url_for costs more than the rest of a card)."""
+    built = {}
+
+    def lead_url(endpoint: str, lead_id) -> str:
+        url = built.get(endpoint)
+        if url is None:
+            url = built[endpoint] = url_for(endpoint, lead_id=_ID_SLOT)
+        return url.replace(_ID_SLOT, str(lead_id))
+
+    return lead_url
 
 
 def board_args(filters) -> dict:
@@ -144,7 +150,8 @@ def common_context(bound_lead=None, bound=None) -> dict:
     def _forms(lead):
         return forms_for(lead, bound if bound_lead is not None and lead.id == bound_lead.id else None)
 
-    return {"forms_for": _forms, "may_edit": lambda lead: pipeline.may_edit(current_user, lead), "p": portal()}
+    user = current_user._get_current_object()  # once, not through the proxy for every row
+    return {"forms_for": _forms, "may_edit": lambda lead: pipeline.may_edit(user, lead), "p": portal()}
 
 
 def fee_context(lead) -> dict:
@@ -178,8 +185,9 @@ def answer(lead, context: str, message: str, status: int = 200, bound=None, stag
         ctx = panel_context(lead, bound, message=message, message_status=status)
         return render(DETAIL_TEMPLATES[portal()], status=status, **ctx)
     if context == "row":
-        ctx = {"lead": lead, **common_context(lead, bound), "message": message, "message_status": status, "open": True}
-        return render_template("_partials/leads/_row.html", **ctx), status
+        row = leads_query.LeadRow.from_lead(lead)
+        ctx = {**common_context(lead, bound), "message": message, "message_status": status, "open": True}
+        return render_template("_partials/leads/_row.html", lead=row, full_lead=lead, **ctx), status
     if context == "board":
         if status == 422:
             return render_template("_partials/leads/_dialog.html", lead=lead, form=bound["stage"], p=portal()), 422
@@ -191,12 +199,13 @@ def answer(lead, context: str, message: str, status: int = 200, bound=None, stag
 
 
 def board_update_context(lead, stages) -> dict:
-    """What _board_update.html needs: the card as it is now and the heads of the columns that changed."""
+    """What _board_update.html needs: the lead's card as it is now and the heads of the columns that changed."""
     changed = [stage for stage in STAGES if stage in {*stages, lead.kanban_stage}]
     totals = leads_query.column_totals(leads_query.LeadFilters.from_args(request.form), scope(), changed)
     heads = [leads_query.Column(stage, count=totals.get(stage, (0, 0))[0], total=totals.get(stage, (0, 0))[1])
              for stage in changed]  # fmt: skip
-    return {"lead": lead, "heads": heads, "p": portal()}
+    card = leads_query.Card.from_lead(lead, staff=scope() is None)
+    return {"lead": lead, "card": card, "heads": heads, "p": portal()}
 
 
 def board_update(lead, stages, message, status, **extra):

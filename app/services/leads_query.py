@@ -1,17 +1,22 @@
-"""Reading leads for the list and kanban views: filters, sorting, pagination, eager loading.
+"""Reading leads for the list and kanban views: filters, sorting, pagination.
 
 Every read here runs a fixed number of SQL queries whatever the number of leads (the board is one
-query for the cards plus one for the column totals), and renders a bounded number of rows: the
-board shows each column's first page of cards and loads the rest with "Show more".
+query for the cards plus one for the column totals, a list page one for its rows plus one count), and
+renders a bounded number of rows: the board shows each column's first page of cards and loads the rest
+with "Show more". Cards and rows are read as plain rows of the columns they show (Card, LeadRow), not as
+loaded Lead objects, and each statement is built once per combination of filters and cached (see below).
 """
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Category, ChannelPartner, Lead, LeadEvidence, LeadNote
@@ -96,55 +101,166 @@ class LeadFilters:
         return {k: v for k, v in values.items() if v is not None}
 
 
-def _filtered(stmt, filters: LeadFilters, assigned_to=None):
-    if assigned_to is not None:
-        stmt = stmt.where(Lead.allocated_to == assigned_to)
-    if filters.stage:
-        stmt = stmt.where(Lead.kanban_stage == filters.stage)
-    if filters.allocation:
-        stmt = stmt.where(Lead.allocation_status == filters.allocation)
-    if filters.cp_id:
-        stmt = stmt.where(sa.or_(Lead.allocated_to == filters.cp_id, Lead.originated_by == filters.cp_id))
-    if filters.category_id:
-        stmt = stmt.where(Lead.category_id == filters.category_id)
-    if filters.date_from:
-        stmt = stmt.where(Lead.created_at >= datetime.combine(filters.date_from, time.min))
-    if filters.date_to:
-        stmt = stmt.where(Lead.created_at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
-    if filters.q:
-        like = f"%{filters.q.lower()}%"
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(Lead.title).like(like),
-                sa.func.lower(sa.func.coalesce(Lead.contact_company, "")).like(like),
-                sa.func.lower(sa.func.coalesce(Lead.contact_name, "")).like(like),
-            )
-        )
-    return stmt
+# --- filters as bind parameters ---------------------------------------------------------------------
+# Each filter is a condition on a bind parameter of its own name. A statement is built once for each
+# combination of filters in use (the names, in _criteria's order) and cached; a request only binds the
+# values. Building the board's statement cost more than running it.
 
 
-def list_page(filters: LeadFilters, page: int = 1, assigned_to=None, per_page: int = PAGE_SIZE):
-    """One page of leads with their category (and partner, for staff); notes and evidence load on expand."""
-    column = SORTS[filters.sort]
-    order = column.asc() if filters.direction == "asc" else column.desc()
-    if filters.sort not in NEVER_NULL_SORTS:  # NULLS LAST on a NOT NULL column only stops index use
-        order = order.nulls_last()
-    stmt = sa.select(Lead).options(joinedload(Lead.category)).order_by(order, Lead.id)
-    if filters.sort == "category":
-        stmt = stmt.outerjoin(Category, Category.id == Lead.category_id)
-    if assigned_to is None:
-        stmt = stmt.options(joinedload(Lead.assignee))
-    stmt = _filtered(stmt, filters, assigned_to)
-    pagination = db.paginate(stmt, page=max(page, 1), per_page=per_page, error_out=False, count=False)
-    pagination.total = capped_count(_filtered(sa.select(Lead.id), filters, assigned_to))
+@cache
+def _conditions() -> dict:
+    """{filter name: its condition on the bind parameter of that name}."""
+    partner, like = sa.bindparam("cp", type_=Lead.allocated_to.type), sa.bindparam("q", type_=sa.String())
+    return {
+        "assigned_to": Lead.allocated_to == sa.bindparam("assigned_to"),
+        "stage": Lead.kanban_stage == sa.bindparam("stage"),
+        "allocation": Lead.allocation_status == sa.bindparam("allocation"),
+        "cp": sa.or_(Lead.allocated_to == partner, Lead.originated_by == partner),
+        "category": Lead.category_id == sa.bindparam("category"),
+        "date_from": Lead.created_at >= sa.bindparam("date_from"),
+        "date_to": Lead.created_at < sa.bindparam("date_to"),
+        "q": sa.or_(
+            sa.func.lower(Lead.title).like(like),
+            sa.func.lower(sa.func.coalesce(Lead.contact_company, "")).like(like),
+            sa.func.lower(sa.func.coalesce(Lead.contact_name, "")).like(like),
+        ),
+    }
+
+
+def _criteria(filters: LeadFilters, assigned_to=None, stage: bool = True) -> dict:
+    """The filters in use as {bind parameter: value}, always in this order (`stage=False`: leave out the stage)."""
+    values = {
+        "assigned_to": assigned_to,
+        "stage": filters.stage if stage else None,
+        "allocation": filters.allocation,
+        "cp": filters.cp_id,
+        "category": filters.category_id,
+        "date_from": datetime.combine(filters.date_from, time.min) if filters.date_from else None,
+        "date_to": datetime.combine(filters.date_to + timedelta(days=1), time.min) if filters.date_to else None,
+        "q": f"%{filters.q.lower()}%" if filters.q else None,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _where(stmt, names: tuple):
+    conditions = _conditions()
+    return stmt.where(*(conditions[name] for name in names))
+
+
+# --- lists -------------------------------------------------------------------------------------------
+
+
+class LeadRow(NamedTuple):
+    """What a list row shows, read as plain columns rather than a loaded Lead (with its category's and its
+    partner's names: the partner's only for staff). The answer to an action on a row makes one from the Lead."""
+
+    id: uuid.UUID
+    title: str
+    allocated_to: uuid.UUID | None
+    kanban_stage: str
+    lead_value: Decimal | None
+    commission_amount: Decimal | None
+    platform_fee_amount: Decimal | None
+    net_commission: Decimal | None
+    fee_capped: bool
+    fee_override_type: str | None
+    fee_override_value: Decimal | None
+    lost_reason: str | None
+    version: int
+    updated_at: datetime
+    category_name: str | None
+    assignee_name: str | None
+
+    # The model's own properties, read from the same fields.
+    has_fee_override = Lead.has_fee_override
+    stage_label = Lead.stage_label
+
+    @classmethod
+    def from_lead(cls, lead: Lead) -> "LeadRow":
+        values = [getattr(lead, column.key) for column in ROW_COLUMNS]
+        category, assignee = lead.category, lead.assignee
+        return cls(*values, category.name if category else None, assignee.company_name if assignee else None)
+
+
+ROW_COLUMNS = (
+    Lead.id,
+    Lead.title,
+    Lead.allocated_to,
+    Lead.kanban_stage,
+    Lead.lead_value,
+    Lead.commission_amount,
+    Lead.platform_fee_amount,
+    Lead.net_commission,
+    Lead.fee_capped,
+    Lead.fee_override_type,
+    Lead.fee_override_value,
+    Lead.lost_reason,
+    Lead.version,
+    Lead.updated_at,
+)
+
+
+@lru_cache(maxsize=512)
+def _list_statement(names: tuple, sort: str, direction: str, staff: bool, per_page: int):
+    """A page of rows: the page is chosen over the leads' own columns (sorted, limited, offset by the bind
+    parameter `offset`), then joined to the category and partner names, so only its rows are joined."""
+    key = SORTS[sort]
+    page = _where(sa.select(*ROW_COLUMNS, Lead.category_id, key.label("sort_key")), names)
+    if sort == "category":
+        page = page.outerjoin(Category, Category.id == Lead.category_id)
+    page = page.order_by(_order(key, sort, direction), Lead.id).limit(per_page).offset(sa.bindparam("offset"))
+    rows = page.subquery()
+    category, partner = Category.__table__, ChannelPartner.__table__
+    stmt = (
+        sa.select(*(rows.c[column.key] for column in ROW_COLUMNS), category.c.name)
+        .outerjoin(category, category.c.id == rows.c.category_id)
+        .order_by(_order(rows.c.sort_key, sort, direction), rows.c.id)
+    )
+    if staff:
+        return stmt.add_columns(partner.c.company_name).outerjoin(partner, partner.c.id == rows.c.allocated_to)
+    return stmt.add_columns(sa.null())
+
+
+def _order(column, sort: str, direction: str):
+    order = column.asc() if direction == "asc" else column.desc()
+    # NULLS LAST on a NOT NULL column only stops index use
+    return order if sort in NEVER_NULL_SORTS else order.nulls_last()
+
+
+@lru_cache(maxsize=256)
+def _count_statement(names: tuple):
+    """How many leads the filters find, counting no further than COUNT_CAP + 1: a page of a million leads need
+    not count them all to say "More than 10,000" (and a partner's or a narrow filter's count stays exact)."""
+    capped = _where(sa.select(Lead.id), names).limit(COUNT_CAP + 1).subquery()
+    return sa.select(sa.func.count()).select_from(capped)
+
+
+class RowsPage(Pagination):
+    """Flask-SQLAlchemy's pagination over rows read by a function of the offset (a cached statement)."""
+
+    def _query_items(self) -> list:
+        return self._query_args["read_rows"](self._query_offset)
+
+    def _query_count(self) -> int:
+        return self._query_args["read_count"]()
+
+
+def list_page(filters: LeadFilters, page: int = 1, assigned_to=None, per_page: int = PAGE_SIZE) -> RowsPage:
+    """One page of LeadRows with their category's name (and partner's, for staff), and the count of the
+    leads found, capped (see _count_statement); notes and evidence load when a row is opened."""
+    criteria = _criteria(filters, assigned_to)
+    names = tuple(criteria)
+    stmt = _list_statement(names, filters.sort, filters.direction, assigned_to is None, per_page)
+
+    def read(offset: int) -> list[LeadRow]:
+        return [LeadRow(*row) for row in db.session.execute(stmt, {**criteria, "offset": offset})]
+
+    def count() -> int:
+        return db.session.scalar(_count_statement(names), criteria)
+
+    pagination = RowsPage(page=max(page, 1), per_page=per_page, error_out=False, read_rows=read, read_count=count)
     pagination.capped = pagination.total > COUNT_CAP
     return pagination
-
-
-def capped_count(stmt, cap: int = COUNT_CAP) -> int:
-    """How many rows `stmt` finds, counting no further than cap + 1: a page of a million leads need not
-    count them all to say "10,000+" (and a partner's or a narrow filter's count stays exact)."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.limit(cap + 1).subquery()))
 
 
 def load_details(lead) -> Lead:
@@ -161,6 +277,9 @@ def load_details(lead) -> Lead:
     return db.session.scalars(stmt).one()
 
 
+# --- the board ---------------------------------------------------------------------------------------
+
+
 @dataclass
 class Column:
     stage: str
@@ -174,44 +293,78 @@ class Column:
         return STAGE_LABELS[self.stage]
 
 
+@lru_cache(maxsize=512)
+def _totals_statement(names: tuple, stages: tuple):
+    value = sa.func.coalesce(sa.func.sum(Lead.lead_value), 0)
+    stmt = sa.select(Lead.kanban_stage, sa.func.count(), value).where(Lead.kanban_stage.in_(stages))
+    return _where(stmt, names).group_by(Lead.kanban_stage)
+
+
 def column_totals(filters: LeadFilters, assigned_to=None, stages=STAGES) -> dict[str, tuple[int, Decimal]]:
-    """Count and lead-value total per stage, in one query."""
-    stmt = sa.select(Lead.kanban_stage, sa.func.count(), sa.func.coalesce(sa.func.sum(Lead.lead_value), 0)).group_by(
-        Lead.kanban_stage
-    )
-    stmt = _filtered(stmt.where(Lead.kanban_stage.in_(stages)), _without_stage(filters), assigned_to)
-    return {stage: (count, Decimal(total)) for stage, count, total in db.session.execute(stmt)}
+    """Count and lead-value total per stage, in one query (the board's filters: all but the stage)."""
+    criteria = _criteria(filters, assigned_to, stage=False)
+    stmt = _totals_statement(tuple(criteria), tuple(stages))
+    return {stage: (count, Decimal(total)) for stage, count, total in db.session.execute(stmt, criteria)}
 
 
-def _without_stage(filters: LeadFilters) -> LeadFilters:
-    return LeadFilters(**{**filters.__dict__, "stage": None})
+class Card(NamedTuple):
+    """What a kanban card shows, read as plain columns rather than a loaded Lead (a board has ~100 of them)."""
+
+    id: uuid.UUID
+    title: str
+    kanban_stage: str
+    lead_value: Decimal | None
+    version: int
+    updated_at: datetime
+    assignee_name: str | None = None  # staff boards only: the partner the lead is allocated to
+
+    @classmethod
+    def from_lead(cls, lead: Lead, staff: bool) -> "Card":
+        """The card of a Lead already loaded (the one just moved on the board)."""
+        name = (lead.assignee.company_name if lead.assignee else None) if staff else None
+        return cls(lead.id, lead.title, lead.kanban_stage, lead.lead_value, lead.version, lead.updated_at, name)
 
 
-def _board_base(filters: LeadFilters, assigned_to=None):
-    return _filtered(sa.select(Lead), _without_stage(filters), assigned_to)
+CARD_COLUMNS = (Lead.id, Lead.title, Lead.kanban_stage, Lead.lead_value, Lead.version, Lead.updated_at)
 
 
-def _newest_first(stmt):
-    return stmt.order_by(Lead.updated_at.desc(), Lead.id.desc())
+def _newest_first(stmt, columns=Lead):
+    return stmt.order_by(columns.updated_at.desc(), columns.id.desc())
+
+
+def _cards(names: tuple, staff: bool):
+    """The select of card columns (staff's with allocated_to) under the filters `names`."""
+    return _where(sa.select(*CARD_COLUMNS, *((Lead.allocated_to,) if staff else ())), names)
+
+
+def _as_cards(stmt, staff: bool):
+    """`stmt` (a select of _cards) newest first, staff's joined to the name of each lead's partner."""
+    rows = stmt.subquery()
+    select = sa.select(*(rows.c[column.key] for column in CARD_COLUMNS))
+    if staff:
+        partner = ChannelPartner.__table__
+        select = select.add_columns(partner.c.company_name).outerjoin(partner, partner.c.id == rows.c.allocated_to)
+    return _newest_first(select, rows.c)
+
+
+@lru_cache(maxsize=256)
+def _board_statement(names: tuple, stages: tuple, per_column: int, staff: bool):
+    firsts = [
+        _newest_first(_cards(names, staff).where(Lead.kanban_stage == stage)).limit(per_column + 1).subquery()
+        for stage in stages
+    ]
+    return _as_cards(sa.union_all(*(sa.select(*first.c) for first in firsts)), staff)
 
 
 def board(filters: LeadFilters, assigned_to=None, stages=STAGES, per_column: int = COLUMN_PAGE) -> list[Column]:
     """The kanban columns for `stages`: each column's count and value total, and its `per_column` most
-    recently updated cards (one UNION ALL of per-stage LIMIT queries, each served by an index)."""
-    firsts = [
-        _newest_first(_board_base(filters, assigned_to).where(Lead.kanban_stage == stage))
-        .with_only_columns(Lead.id)
-        .limit(per_column + 1)
-        .subquery()
-        for stage in stages
-    ]
-    ids = sa.union_all(*(sa.select(sub.c.id) for sub in firsts))
-    stmt = _newest_first(sa.select(Lead).where(Lead.id.in_(ids)))
-    if assigned_to is None:
-        stmt = stmt.options(joinedload(Lead.assignee))
+    recently updated Cards (one UNION ALL of per-stage LIMIT queries, each served by an index)."""
+    criteria = _criteria(filters, assigned_to, stage=False)
+    staff = assigned_to is None
+    stmt = _board_statement(tuple(criteria), tuple(stages), per_column, staff)
     columns = {stage: Column(stage) for stage in stages}
-    for lead in db.session.scalars(stmt).unique():
-        columns[lead.kanban_stage].cards.append(lead)
+    for card in (Card(*row) for row in db.session.execute(stmt, criteria)):
+        columns[card.kanban_stage].cards.append(card)
     for column in columns.values():
         column.more = len(column.cards) > per_column
         del column.cards[per_column:]
@@ -220,24 +373,30 @@ def board(filters: LeadFilters, assigned_to=None, stages=STAGES, per_column: int
     return list(columns.values())
 
 
-def card_cursor(lead) -> str:
+def card_cursor(card) -> str:
     """Where the next page of a column starts: after this card (newest first)."""
-    return f"{lead.updated_at.isoformat()}_{lead.id}"
+    return f"{card.updated_at.isoformat()}_{card.id}"
+
+
+@lru_cache(maxsize=256)
+def _column_statement(names: tuple, after: bool, per_column: int, staff: bool):
+    stmt = _cards(names, staff).where(Lead.kanban_stage == sa.bindparam("column"))
+    if after:
+        moment, lead_id = sa.bindparam("after_moment", type_=Lead.updated_at.type), sa.bindparam("after_id")
+        stmt = stmt.where(sa.or_(Lead.updated_at < moment, sa.and_(Lead.updated_at == moment, Lead.id < lead_id)))
+    return _as_cards(_newest_first(stmt).limit(per_column + 1), staff)
 
 
 def column_page(filters: LeadFilters, stage: str, after: str, assigned_to=None, per_column: int = COLUMN_PAGE):
     """The next `per_column` cards of one column after the cursor `after`, and whether more follow."""
-    stmt = _board_base(filters, assigned_to).where(Lead.kanban_stage == stage)
+    criteria = _criteria(filters, assigned_to, stage=False)
     moment, _, lead_id = (after or "").partition("_")
     try:
-        moment, lead_id = datetime.fromisoformat(moment), uuid.UUID(lead_id)
+        cursor = {"after_moment": datetime.fromisoformat(moment), "after_id": uuid.UUID(lead_id)}
     except ValueError:
-        moment = lead_id = None
-    if moment is not None:
-        stmt = stmt.where(sa.or_(Lead.updated_at < moment, sa.and_(Lead.updated_at == moment, Lead.id < lead_id)))
-    if assigned_to is None:
-        stmt = stmt.options(joinedload(Lead.assignee))
-    cards = list(db.session.scalars(_newest_first(stmt).limit(per_column + 1)))
+        cursor = {}
+    stmt = _column_statement(tuple(criteria), bool(cursor), per_column, assigned_to is None)
+    cards = [Card(*row) for row in db.session.execute(stmt, {**criteria, **cursor, "column": stage})]
     return cards[:per_column], len(cards) > per_column
 
 
@@ -271,5 +430,6 @@ def approved_partners() -> list[sa.Row]:
     return list(db.session.execute(stmt.order_by(ChannelPartner.company_name)))
 
 
-def categories() -> list[Category]:
-    return list(db.session.scalars(sa.select(Category).order_by(Category.sort_order, Category.name)))
+def categories() -> list[sa.Row]:
+    """(id, name) of every category in menu order, for the filters and pickers."""
+    return list(db.session.execute(sa.select(Category.id, Category.name).order_by(Category.sort_order, Category.name)))
