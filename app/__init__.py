@@ -61,11 +61,14 @@ def register_extensions(app: Flask) -> None:
     def load_user(token: str):
         import uuid
 
+        from sqlalchemy.orm import joinedload
+
         from app.models import User
 
         user_id, _, version = token.partition(":")
         try:
-            user = db.session.get(User, uuid.UUID(user_id))
+            # A partner's requests nearly all need its ChannelPartner row (scope, access checks): one statement.
+            user = db.session.get(User, uuid.UUID(user_id), options=[joinedload(User.partner)])
         except ValueError:
             return None
         if user is None or str(user.session_version) != version or user.status not in {"active", "pending"}:

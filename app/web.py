@@ -1,6 +1,7 @@
 """Rendering helpers, error pages and security headers shared by every portal."""
 
 from decimal import Decimal
+from functools import total_ordering
 
 from flask import current_app, g, has_request_context, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -29,13 +30,49 @@ def money(value, symbol: str | None = None) -> str:
     if value is None:
         return "—"
     symbol = current_app.config["CURRENCY_SYMBOL"] if symbol is None else symbol
-    amount = Decimal(value)
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{symbol}{abs(amount):,.2f}"
+    amount = value if isinstance(value, Decimal) else Decimal(value)
+    return f"-{symbol}{-amount:,.2f}" if amount < 0 else f"{symbol}{amount:,.2f}"
+
+
+@total_ordering
+class LazyCount:
+    """A count read from the database the first time a template uses it, and only then: the layout shows
+    the bell's count, but most HTMX answers (a drag on the board, a preview) are fragments that never do."""
+
+    __slots__ = ("_read", "_value")
+
+    def __init__(self, read):
+        self._read, self._value = read, None
+
+    def __int__(self) -> int:
+        if self._value is None:
+            self._value = self._read()
+        return self._value
+
+    __index__ = __int__
+
+    def __bool__(self) -> bool:
+        return bool(int(self))
+
+    def __str__(self) -> str:
+        return str(int(self))
+
+    __html__ = __str__
+
+    def __eq__(self, other) -> bool:
+        return int(self) == other
+
+    def __lt__(self, other) -> bool:
+        return int(self) < other
+
+    __hash__ = None
 
 
 def register_template_helpers(app) -> None:
-    app.jinja_env.filters["money"] = money
+    # The app's symbol read directly, not through current_app: a board or a list formats hundreds of amounts.
+    app.jinja_env.filters["money"] = lambda value, symbol=None: money(
+        value, app.config["CURRENCY_SYMBOL"] if symbol is None else symbol
+    )
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
 
     @app.context_processor
@@ -49,7 +86,7 @@ def register_template_helpers(app) -> None:
         if not has_request_context() or not current_user.is_authenticated or current_user.status != "active":
             return {"portal": None, "unread_notifications": 0}
         portal = HOME[current_user.role].split(".")[0]
-        return {"portal": portal, "unread_notifications": unread_count(current_user)}
+        return {"portal": portal, "unread_notifications": LazyCount(lambda: unread_count(current_user))}
 
 
 def _error(status: int, template: str, **context):

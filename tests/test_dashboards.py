@@ -135,3 +135,24 @@ def test_dashboards_use_a_bounded_number_of_queries(app, data):
             event.remove(db.engine, "before_cursor_execute", listener)
         counts[url] = len(statements)
     assert counts["/cp/"] < 20 and counts["/admin/"] < 20, counts
+
+
+def test_super_dashboard_lists_every_fee_with_its_partner_and_settlement(app):
+    from app.services import fee_settlements
+    from tests.fee_support import settle, won
+
+    with app.test_request_context():
+        factories.make_fee_config("percentage", "10")
+    cp = factories.make_partner(company="Breakdown Co")
+    admin, superadmin = factories.make_user("admin"), factories.make_user("super_admin")
+    won(cp, admin, commission="500", title="Old outstanding deal", days_ago=45)
+    with app.test_request_context():
+        settlement = settle(admin, [won(cp, admin, commission="1000", title="Settled deal", days_ago=2)])
+    db.session.commit()
+    page = login(app.test_client(), superadmin).get("/super/").get_data(as_text=True)
+    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>", page)
+    assert rows == [("Settled deal", "Breakdown Co"), ("Old outstanding deal", "Breakdown Co")]
+    assert f"/super/settlements/{settlement.id}" in page
+    assert f"Settled {settlement.settled_at.strftime('%d %b %Y')}" in page
+    assert "Overdue</span> Outstanding" in page
+    assert fee_settlements.totals().generated_count == 2

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from app.extensions import db
 from app.models import CommissionTransaction, Lead
 from app.models.base import utcnow
-from app.models.rollups import DailyRollup, PartnerMonthlyRollup
+from app.models.rollups import MONEY_MEASURES, DailyRollup, PartnerMonthlyRollup
 from app.scale import rebuild_rollups_command
 from app.services import analytics, commissions, fee_settlements, pipeline, reports, rollups
 from app.services.reports import ReportFilters
@@ -157,12 +157,50 @@ def _analytics_from_rows(rng):
     return [created[k] for k in keys], [fee[k] for k in keys]
 
 
-def test_analytics_from_rollups_equal_the_rows(data):
+@pytest.mark.parametrize(
+    "date_from, date_to",
+    [
+        (date(2026, 1, 1), date(2026, 4, 30)),
+        (date(2026, 1, 14), date(2026, 3, 9)),
+        (date(2026, 2, 3), date(2026, 2, 26)),
+    ],
+)
+def test_analytics_from_rollups_equal_the_rows(data, date_from, date_to):
     for grouping in ("month", "week"):
-        rng = analytics.Range(date(2026, 1, 1), date(2026, 4, 30), grouping)
+        rng = analytics.Range(date_from, date_to, grouping)
         created, fee = _analytics_from_rows(rng)
         assert analytics.lead_volume(rng).series[0].values == created
         assert analytics.revenue(rng).series[1].values == fee
+
+
+def test_month_and_week_rows_add_up_to_the_day_rows_for_any_range(data):
+    """A range read as whole months (or weeks) plus the days of the periods it cuts equals its day rows."""
+    db.session.flush()
+    table = DailyRollup
+    measures = ("rows", "platform_fee", "created_leads", "closed_won", "fee_settled_on")
+
+    def by_days(date_from, date_to):
+        stmt = sa.select(*(sa.func.coalesce(sa.func.sum(getattr(table, m)), 0) for m in measures))
+        stmt = stmt.where(table.period == "day")
+        if date_from is not None:
+            stmt = stmt.where(table.day >= date_from)
+        if date_to is not None:
+            stmt = stmt.where(table.day <= date_to)
+        return tuple(int(v) for v in db.session.execute(stmt).one())
+
+    start = date(2025, 12, 20)
+    days = [None] + [start + timedelta(days=n) for n in range(0, 110, 3)]
+    for date_from in days:
+        for date_to in days:
+            if date_from is not None and date_to is not None and date_to < date_from:
+                continue
+            expected = by_days(date_from, date_to)
+            for period in ("month", "week", "day"):
+                stmt = sa.select(*(sa.func.coalesce(sa.func.sum(getattr(table, m)), 0) for m in measures))
+                got = db.session.execute(stmt.where(rollups.period_rows(date_from, date_to, period))).one()
+                assert tuple(int(v) for v in got) == expected, (date_from, date_to, period)
+            sums = rollups.platform_sums(date_from, date_to, measures)
+            assert [sums[m] if m not in MONEY_MEASURES else rollups.cents(sums[m]) for m in measures] == list(expected)
 
 
 @pytest.mark.parametrize(
@@ -216,3 +254,16 @@ def test_top_partner_ranking_stops_early_only_when_no_candidate_left_can_win(dat
     assert rollups.top_partners(date(2026, 3, 1), date(2026, 3, 1), 1) == rollups._ranked(
         rollups._range_sums(None, date(2026, 3, 1), date(2026, 3, 1)), 1
     )
+
+
+def test_top_partners_chart_with_the_first_candidates_read_along_equals_the_full_ranking(data, monkeypatch):
+    """The analytics statement reads the first batch of candidates; later batches are read by the ranking."""
+    rng = analytics.Range(date(2026, 1, 1), date(2026, 12, 31), "month")
+    full = rollups._ranked(rollups._range_sums(None, date(2026, 1, 1), date(2026, 12, 1)), 10)
+    for batch in (1, 2, 50):
+        monkeypatch.setattr(rollups, "RANKING_BATCH", batch)
+        figs = analytics.figures(rng)
+        assert len(figs.candidates) == min(batch, 2)
+        chart = analytics.top_partners(rng, figs=figs)
+        assert chart.labels == [r["cp_name"] for r in full]
+        assert chart.series[0].values == [r["won_value"] for r in full]

@@ -26,10 +26,12 @@ class CommissionTransaction(Timestamps, db.Model):
         sa.Index("ix_commission_transactions_cp_status", "cp_id", "status"),
         # The outstanding-fee lists (newest or oldest win first) and "ready to settle" counts walk these
         # small partial indexes instead of anti-joining every transaction with the settlement items.
+        # It carries the fee, so the overdue total of the cutoff's day is an index-only sum.
         sa.Index(
             "ix_commission_transactions_fee_outstanding",
             "won_at",
             "id",
+            postgresql_include=["platform_fee"],
             postgresql_where=sa.text("fee_settled_at IS NULL AND status <> 'void'"),
             sqlite_where=sa.text("fee_settled_at IS NULL AND status <> 'void'"),
         ),

@@ -6,6 +6,11 @@ measure is keyed by the date its figure is charted by:
   figures of report_totals (rows, stages, money by transaction status, fee settled);
 - `created_*` by the lead's created date; `closed_*` by its stage date (won/lost leads only);
 - `fee_settled_on_*` by the date the platform fee was settled to the super admin.
+
+The platform-wide table holds each figure per day, and again per week (Monday to Sunday) and per calendar
+month (the sums of their days). A range reads its whole months (or weeks) from those rows, one per
+category whatever the volume, and only the days of a month (week) it cuts from the day rows; "all time"
+is the month rows alone.
 """
 
 import uuid
@@ -63,21 +68,19 @@ for _name in MEASURES:
     setattr(_Measures, _name, mapped_column(sa.BigInteger, nullable=False, default=0, server_default="0"))
 
 
+DAY, WEEK, MONTH = "day", "week", "month"  # DailyRollup.period
+
+
 class DailyRollup(_Measures, db.Model):
-    """Platform-wide figures per day and category (a few thousand rows for years of data)."""
+    """Platform-wide figures per category and day (period "day"), and the sums of those day rows per week
+    (period "week", `day` = its Monday) and calendar month (period "month", `day` = its first day)."""
 
     __tablename__ = "rollup_daily"
-    __table_args__ = (
-        sa.UniqueConstraint("day", "category_key", name="uq_rollup_daily_key"),
-        # The platform-fee totals and monthly chart read only this index (an index-only scan).
-        sa.Index(
-            "ix_rollup_daily_fees",
-            "day",
-            postgresql_include=["platform_fee", "transactions", "fee_settled", "fee_settled_count", "fee_settled_on"],
-        ),
-    )
+    # The key leads with the period, so a range of month rows or of day rows is one index range.
+    __table_args__ = (sa.UniqueConstraint("period", "day", "category_key", name="uq_rollup_daily_key"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(5), nullable=False)
     day: Mapped[date] = mapped_column(sa.Date, nullable=False)
     category_key: Mapped[uuid.UUID] = mapped_column(sa.Uuid, nullable=False)
 

@@ -1,20 +1,24 @@
-"""Super admin analytics: time series and rankings, all aggregated over the report select.
+"""Super admin analytics: time series and rankings, from the rollups of the report rows (app.services.rollups).
 
+Every chart reads one statement over the rollups (`figures`); the partner ranking reads more of its
+candidates only when the first batch does not settle it (app.services.rollups.top_partners).
 Dates are bucketed in SQL by one helper, `bucket()`, that speaks both dialects: PostgreSQL's
-date_trunc and SQLite's strftime/date modifiers, each giving the bucket's first day as
-'YYYY-MM-DD' (weeks start on Monday in both). Empty periods are filled with zeros in Python so
-every chart has one point per period of the chosen range.
+date_trunc and SQLite's date modifiers, each giving the bucket's first day (weeks start on Monday in
+both). Empty periods are filled with zeros in Python so every chart has one point per period of the
+chosen range.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Category
-from app.models.rollups import DailyRollup
+from app.models.rollups import DAY, DailyRollup
 from app.services import charts, rollups
 from app.services.reports import ReportFilters, grouped_totals
 
@@ -62,13 +66,13 @@ def range_from_args(args, today: date | None = None) -> Range:
     return Range(date_from, date_to, grouping)
 
 
-def bucket(column, grouping: str):
-    """SQL for the first day ('YYYY-MM-DD') of the week or month `column` falls in, on PostgreSQL or SQLite."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(sa.func.date_trunc(grouping, column), "YYYY-MM-DD")
+def bucket(column, grouping: str, dialect: str | None = None):
+    """SQL for the first day (a date) of the week or month `column` falls in, on PostgreSQL or SQLite."""
+    if (dialect or db.session.get_bind().dialect.name) == "postgresql":
+        return sa.cast(sa.func.date_trunc(grouping, sa.cast(column, sa.DateTime)), sa.Date)
     if grouping == "month":
-        return sa.func.strftime("%Y-%m-01", column)
-    return sa.func.date(column, "weekday 0", "-6 days")  # the Sunday on/after, back to its Monday
+        return sa.type_coerce(sa.func.date(column, "start of month"), sa.Date)
+    return sa.type_coerce(sa.func.date(column, "weekday 0", "-6 days"), sa.Date)  # the Sunday on/after, back to Monday
 
 
 def bucket_start(day: date, grouping: str) -> date:
@@ -93,22 +97,106 @@ def bucket_label(key: str, grouping: str) -> str:
 
 SERIES_MEASURES = ("created_leads", "transactions", "closed_won", "closed_lost")
 SERIES_MEASURES += ("gross_commission", "platform_fee", "net_commission")
+CATEGORY_MEASURES = ("rows", "won_leads", "lost_leads", "won_value")
+FIGURE_MEASURES = tuple(dict.fromkeys(SERIES_MEASURES + CATEGORY_MEASURES))
 
 
-def series(rng: Range) -> dict[str, dict]:
-    """{bucket key: {measure: value}} of every time chart, in one query over the daily rollup
-    (each measure there is already keyed by its own date: created, won, closed)."""
-    rows = rollups.daily_grouped(bucket(DailyRollup.day, rng.grouping), rng.date_from, rng.date_to, SERIES_MEASURES)
-    return {str(row["key"])[:10]: row for row in rows}
+@dataclass
+class Figures:
+    """What the charts show over a range: {bucket key: {measure: value}}, one row per category, how many
+    report rows the months cut by the range hold outside it, and the first batch of candidates of the
+    partner ranking (app.services.rollups.top_partners) over the range's months."""
+
+    series: dict
+    categories: list
+    rows_outside: int
+    candidates: list
+
+
+def figures(rng: Range) -> Figures:
+    """Every figure of the analytics page in one statement: over the platform rollup, per bucket (each measure
+    there already keyed by its own date: created, won, closed) and per category, and the rows outside the
+    range in the months it cuts; over the partner rollup, the ranking's first candidates (read along, as
+    the usual range cuts no month with rows outside it). Whole months come from the month rows (weeks from
+    the week rows); only the days of a period the range cuts come from the day rows."""
+    rows = rollups.rows_of(rng.date_from, rng.date_to, rng.grouping)
+    months = rollups.rows_of(rng.date_from, rng.date_to)
+    outside = tuple((DAY, start, end) for start, end in rollups.outside_days(rng.date_from, rng.date_to))
+    shapes = (rollups.rows_shape(rows), rollups.rows_shape(months), rollups.rows_shape(outside))
+    stmt = _figures_statement(db.session.get_bind().dialect.name, rng.grouping, rollups.RANKING_BATCH, *shapes)
+    params = {**rollups.rows_params(rows, "b"), **rollups.rows_params(months, "c"), **rollups.rows_params(outside, "o")}
+    params.update(offset=0, first_month=rng.date_from.replace(day=1), last_month=rng.date_to.replace(day=1))
+    found = Figures(series={}, categories=[], rows_outside=0, candidates=[])
+    merged: dict = {}
+    for row in db.session.execute(stmt, params):
+        if row.part == "bucket":
+            found.series[row.bucket.isoformat()] = rollups.values(row, SERIES_MEASURES)
+        elif row.part == "category":  # unknown or deleted categories are folded into "Uncategorised"
+            category_id = row.key if row.name is not None else None
+            into = merged.setdefault(category_id, {"category_id": category_id, "category_name": row.name})
+            for m in CATEGORY_MEASURES:
+                into[m] = into.get(m, 0) + row._mapping[m]
+        elif row.part == "partner":
+            found.candidates.append(SimpleNamespace(cp_key=row.key, cp_name=row.name, **row._mapping))
+        else:
+            found.rows_outside = int(row.rows or 0)
+    found.categories = [{**r, **rollups.values(r, CATEGORY_MEASURES)} for r in merged.values() if r["rows"]]
+    return found
+
+
+@lru_cache(maxsize=64)
+def _figures_statement(
+    dialect: str, grouping: str, batch: int, rows: tuple, months: tuple, outside: tuple
+) -> sa.CompoundSelect:
+    """The statement of `figures` for rows of these shapes (see app.services.rollups), built once per shape.
+
+    Its branches share the columns (part, bucket, key, name, bound, measures...), NULL where they do not apply."""
+    table = DailyRollup
+    sums = [sa.func.sum(getattr(table, m)).label(m) for m in FIGURE_MEASURES]
+    key = bucket(table.day, grouping, dialect)
+    no_day, no_key, no_name = sa.cast(sa.null(), sa.Date), sa.cast(sa.null(), sa.Uuid), sa.cast(sa.null(), sa.String)
+    no_number = sa.cast(sa.null(), sa.BigInteger)
+    by_bucket = sa.select(
+        sa.literal("bucket").label("part"),
+        key.label("bucket"),
+        no_key.label("key"),
+        no_name.label("name"),
+        no_number.label("bound"),
+        *sums,
+    )
+    by_bucket = by_bucket.where(rollups.rows_where(rows, "b")).group_by(key)
+    by_category = (
+        sa.select(sa.literal("category"), no_day, table.category_key, Category.name, no_number, *sums)
+        .outerjoin(Category, Category.id == table.category_key)
+        .where(rollups.rows_where(months, "c"))
+        .group_by(table.category_key, Category.name)
+    )
+    candidates = rollups.candidates_select(batch).subquery("candidates_sums")
+    partners = sa.select(
+        sa.literal("partner"),
+        no_day,
+        candidates.c.cp_key,
+        candidates.c.cp_name,
+        candidates.c.bound,
+        *(candidates.c[m] if m in rollups.RANKED_MEASURES else no_number for m in FIGURE_MEASURES),
+    )
+    parts = [by_bucket, by_category, partners]
+    if outside:
+        parts.append(
+            sa.select(sa.literal("outside"), no_day, no_key, no_name, no_number, *sums).where(
+                rollups.rows_where(outside, "o")
+            )
+        )
+    return sa.union_all(*parts)
 
 
 def _fill(found: dict, keys: list[str], measure: str, zero=0) -> list:
     return [found[k][measure] if k in found else zero for k in keys]
 
 
-def lead_volume(rng: Range, found: dict | None = None) -> charts.Chart:
+def lead_volume(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
     keys = bucket_keys(rng)
-    found = series(rng) if found is None else found
+    found = (figs or figures(rng)).series
     return charts.Chart(
         key="lead-volume",
         title="Lead volume",
@@ -124,10 +212,10 @@ def lead_volume(rng: Range, found: dict | None = None) -> charts.Chart:
     )
 
 
-def win_rate(rng: Range, found: dict | None = None) -> charts.Chart:
+def win_rate(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
     """Won ÷ (won + lost) among leads closed in each period (closed = moved to Won or Lost, by stage date)."""
     keys = bucket_keys(rng)
-    closed = series(rng) if found is None else found
+    closed = (figs or figures(rng)).series
     rates, won_counts, closed_counts = [], [], []
     for k in keys:
         won, total = (
@@ -150,9 +238,9 @@ def win_rate(rng: Range, found: dict | None = None) -> charts.Chart:
     )
 
 
-def revenue(rng: Range, currency: str = "$", found: dict | None = None) -> charts.Chart:
+def revenue(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
     keys = bucket_keys(rng)
-    sums = series(rng) if found is None else found
+    sums = (figs or figures(rng)).series
     return charts.Chart(
         key="revenue",
         title="Revenue trends",
@@ -180,11 +268,11 @@ def _range_filters(rng: Range) -> ReportFilters:
     return ReportFilters(date_from=rng.date_from, date_to=rng.date_to)
 
 
-def top_partners(rng: Range, currency: str = "$", limit: int = 10) -> charts.Chart:
+def top_partners(rng: Range, currency: str = "$", figs: Figures | None = None, limit: int = 10) -> charts.Chart:
     """CPs ranked by won value over rows dated in the range (won date, or created date for unwon leads)."""
-    months = rollups.partner_months(rng.date_from, rng.date_to)
+    months = rollups.partner_months(rng.date_from, rng.date_to, figs.rows_outside if figs else None)
     if months is not None:
-        rows = rollups.top_partners(*months, limit=limit)
+        rows = rollups.top_partners(*months, limit=limit, first_batch=figs.candidates if figs else None)
     else:  # the range cuts a month that has rows outside it: only the rows can answer exactly
         rows = [r for r in grouped_totals(_range_filters(rng), "cp_id", "cp_name") if r["cp_id"] is not None]
         rows.sort(key=lambda r: (-r["won_value"], -r["won_leads"], r["cp_name"] or ""))
@@ -204,21 +292,8 @@ def top_partners(rng: Range, currency: str = "$", limit: int = 10) -> charts.Cha
     )
 
 
-def _category_rows(rng: Range) -> list[dict]:
-    """Per category (unknown or deleted ones folded into "Uncategorised"), from the daily rollup."""
-    names = dict(db.session.execute(sa.select(Category.id, Category.name)).all())
-    measures = ("rows", "won_leads", "lost_leads", "won_value")
-    merged: dict = {}
-    for row in rollups.daily_grouped(DailyRollup.category_key, rng.date_from, rng.date_to, measures):
-        category_id = row["key"] if row["key"] in names else None
-        into = merged.setdefault(category_id, {"category_id": category_id, "category_name": names.get(category_id)})
-        for m in measures:
-            into[m] = into.get(m, 0) + row[m]
-    return [r for r in merged.values() if r["rows"]]
-
-
-def categories(rng: Range, currency: str = "$") -> charts.Chart:
-    rows = _category_rows(rng)
+def categories(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+    rows = list((figs or figures(rng)).categories)
     rows.sort(key=lambda r: (-r["rows"], r["category_name"] or ""))
     return charts.Chart(
         key="categories",
@@ -248,14 +323,11 @@ CHARTS = {
 }
 
 
-def build(name: str, rng: Range, currency: str = "$", found: dict | None = None) -> charts.Chart:
-    """One chart; `found` (from series()) lets several time charts share one query."""
-    func = CHARTS[name]
-    if name in ("lead-volume", "win-rate"):
-        return func(rng, found)
-    return func(rng, currency, found) if name == "revenue" else func(rng, currency)
+def build(name: str, rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+    """One chart; `figs` (from figures()) lets the charts share one query."""
+    return CHARTS[name](rng, currency, figs)
 
 
 def all_charts(rng: Range, currency: str = "$") -> list[charts.Chart]:
-    found = series(rng)
-    return [build(name, rng, currency, found) for name in CHARTS]
+    figs = figures(rng)
+    return [build(name, rng, currency, figs) for name in CHARTS]

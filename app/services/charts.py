@@ -181,18 +181,19 @@ def _bars(chart: Chart, frame: _Frame) -> tuple[list[str], list[float]]:
     group = frame.w / n
     bar = min(48.0, group * 0.72 / max(1, len(chart.series)))
     parts, centres = [], []
+    width, baseline = f"{max(bar - 2, 1):.1f}", frame.baseline
+    heights = [[frame.y(value) for value in s.values] for s in chart.series]  # each value's top, once
     for i, label in enumerate(chart.labels):
         centre = frame.left + group * (i + 0.5)
         centres.append(centre)
         start = centre - bar * len(chart.series) / 2
         for j, s in enumerate(chart.series):
-            value = s.values[i]
-            y = frame.y(value)
+            y = heights[j][i]
             colour = s.colors[i] if s.colors else s.color
-            tip = f"{label} · {s.name}: {chart.fmt(value)}"
+            tip = f"{label} · {s.name}: {chart.fmt(s.values[i])}"
             parts.append(
-                f'<rect x="{start + j * bar:.1f}" y="{y:.1f}" width="{max(bar - 2, 1):.1f}" '
-                f'height="{max(frame.baseline - y, 0):.1f}" rx="2" fill="{colour}"><title>{escape(tip)}</title></rect>'
+                f'<rect x="{start + j * bar:.1f}" y="{y:.1f}" width="{width}" '
+                f'height="{max(baseline - y, 0):.1f}" rx="2" fill="{colour}"><title>{escape(tip)}</title></rect>'
             )
     return parts, centres
 
@@ -216,21 +217,21 @@ def _lines(chart: Chart, frame: _Frame) -> tuple[list[str], list[float]]:
     n = len(chart.labels)
     gap = frame.w / max(1, n - 1) if n > 1 else 0
     centres = [frame.left + (gap * i if n > 1 else frame.w / 2) for i in range(n)]
-    parts = []
+    parts, xs = [], [f"{x:.1f}" for x in centres]
     for s in chart.series:
+        ys = [f"{frame.y(value):.1f}" for value in s.values]  # once per point: the line and its marker
         for run in _runs(s.values):  # a missing value (None) breaks the line rather than bridging it
             if len(run) > 1:
-                path = " ".join(f"{centres[i]:.1f},{frame.y(s.values[i]):.1f}" for i in run)
                 parts.append(
-                    f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2.5" '
-                    'stroke-linejoin="round" stroke-linecap="round"/>'
+                    f'<polyline points="{" ".join(f"{xs[i]},{ys[i]}" for i in run)}" fill="none" '
+                    f'stroke="{s.color}" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>'
                 )
         for i, value in enumerate(s.values):
             if value is None:
                 continue
             tip = f"{chart.labels[i]} · {s.name}: {chart.fmt(value)}"
             parts.append(
-                f'<circle cx="{centres[i]:.1f}" cy="{frame.y(value):.1f}" r="4" fill="#fff" stroke="{s.color}" '
+                f'<circle cx="{xs[i]}" cy="{ys[i]}" r="4" fill="#fff" stroke="{s.color}" '
                 f'stroke-width="2"><title>{escape(tip)}</title></circle>'
             )
     return parts, centres

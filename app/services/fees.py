@@ -51,8 +51,12 @@ def compute_fee(commission: Decimal, rule: FeeRule) -> FeeResult:
     return FeeResult(commission=commission, fee=fee, net=commission - fee, capped=capped, rule=rule)
 
 
-def active_global_rule() -> FeeRule | None:
-    config = db.session.scalar(sa.select(PlatformFeeConfig).where(PlatformFeeConfig.is_active.is_(True)))
+def active_global_rule(loaded=()) -> FeeRule | None:
+    """The active global rule. `loaded`: rule rows already read (the rule history): when the active one is
+    among them (the newest rule is the active one), no query is needed."""
+    config = next((c for c in loaded if c.is_active), None)
+    if config is None:
+        config = db.session.scalar(sa.select(PlatformFeeConfig).where(PlatformFeeConfig.is_active.is_(True)))
     if config is None:
         return None
     return FeeRule(type=config.fee_type, value=config.fee_value, source="global", config_id=config.id)

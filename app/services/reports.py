@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -275,7 +276,7 @@ def totals_from_rollup(sums: dict) -> dict:
     return data
 
 
-def partner_kpis(partner) -> dict:
+def partner_kpis(partner, sums: dict | None = None) -> dict:
     """The CP dashboard's KPI cards, all over the report rows of this partner (its own commissions and leads).
 
     - Active leads: its leads in an open stage (new, contacted, qualified, proposal, negotiation).
@@ -285,9 +286,10 @@ def partner_kpis(partner) -> dict:
     - Pending settlements: net commission on transactions that are `due` (the client paid the admin)
       and not yet settled to the CP; the count is shown beside it.
 
-    Read from the partner's monthly rollup: the same totals as report_totals(ReportFilters(cp_id=...)).
+    Read from the partner's monthly rollup (or `sums`, that read already made): the same totals as
+    report_totals(ReportFilters(cp_id=...)).
     """
-    totals = totals_from_rollup(rollups.partner_sums(partner.id))
+    totals = totals_from_rollup(sums or rollups.partner_sums(partner.id))
     return {
         "active_leads": totals["active_leads"],
         "commission_earned": totals["gross_commission"],
@@ -299,14 +301,23 @@ def partner_kpis(partner) -> dict:
     }
 
 
+def partner_dashboard(partner) -> tuple[dict, list[dict]]:
+    """The CP dashboard's KPI cards and pipeline by stage, from one read of the partner's rollup."""
+    sums = rollups.partner_sums(partner.id)
+    return partner_kpis(partner, sums), _stages(sums)
+
+
+def _stages(sums: dict) -> list[dict]:
+    return [{"stage": s, "count": sums[f"stage_{s}"], "value": sums[f"stage_{s}_value"]} for s in STAGES]
+
+
 def pipeline_by_stage(filters: ReportFilters | None = None) -> list[dict]:
     """Lead count and lead value per stage, in pipeline order (every stage present, zeros included).
 
     With no filter or a partner-only filter the figures come from the rollups; otherwise from the rows."""
     filters = filters or ReportFilters()
     if replace(filters, cp_id=None) == ReportFilters():
-        sums = rollups.partner_sums(filters.cp_id) if filters.cp_id else rollups.platform_sums()
-        return [{"stage": s, "count": sums[f"stage_{s}"], "value": sums[f"stage_{s}_value"]} for s in STAGES]
+        return _stages(rollups.partner_sums(filters.cp_id) if filters.cp_id else rollups.platform_sums())
     found = {row["stage"]: row for row in grouped_totals(filters, "stage")}
     return [
         {
@@ -319,38 +330,69 @@ def pipeline_by_stage(filters: ReportFilters | None = None) -> list[dict]:
 
 
 def admin_overview() -> dict:
-    """The admin dashboard's figures: totals over all report rows plus lead counts by allocation (from the rollup)."""
-    sums = rollups.platform_sums()
-    partners = dict(
-        db.session.execute(sa.select(ChannelPartner.status, sa.func.count()).group_by(ChannelPartner.status)).all()
-    )
+    """The admin dashboard's figures: totals over all report rows plus lead counts by allocation (from the rollup)
+    and partner counts, in one statement."""
+    row = db.session.execute(_overview_statement()).one()
+    sums = rollups.values(row)
     return {
         "totals": totals_from_rollup(sums),
         "leads_pending": sums["alloc_pending"],
         "leads_allocated": sums["alloc_allocated"],
-        "partners_approved": partners.get("approved", 0),
-        "partners_pending": partners.get("pending", 0),
+        "partners_approved": row.partners_approved,
+        "partners_pending": row.partners_pending,
     }
 
 
-def due_rows(requested_only: bool = False, limit: int = 8) -> list:
-    """Outstanding commissions (due, not yet settled to the CP), oldest client payment first; or the settlement requests.
+@lru_cache(maxsize=1)
+def _overview_statement() -> sa.Select:
+    def partners(status: str):
+        count = sa.select(sa.func.count()).where(ChannelPartner.status == status).scalar_subquery()
+        return count.label(f"partners_{status}")
 
-    The few transactions are picked by an index first (ix_commission_transactions_due_client_paid,
-    or the settlement_requested_at index), then read as report rows."""
+    return rollups.all_time_select().add_columns(partners("approved"), partners("pending"))
+
+
+def due_lists(limit: int = 8) -> tuple[list, list]:
+    """The admin dashboard's two lists of due commissions (not yet settled to the CP), in one statement:
+    the oldest client payments first, and the settlement requests, oldest first.
+
+    Each list walks an index (ix_commission_transactions_due_client_paid, or the settlement_requested_at
+    index) and reads the report row's columns of its few transactions: a due transaction is live, so the
+    row's partner is the transaction's. Lead and partner names come by scalar subqueries (cheap to plan)."""
+    rows = db.session.execute(_due_statement(limit)).all()
+    return [r for r in rows if r.list == "due"], [r for r in rows if r.list == "requested"]
+
+
+@lru_cache(maxsize=4)
+def _due_statement(limit: int) -> sa.Select:
     tx = CommissionTransaction
-    if requested_only:
-        order = (tx.settlement_requested_at, tx.lead_id)
-        pick = sa.select(tx.lead_id).where(tx.status == "due", tx.settlement_requested_at.is_not(None))
-    else:
-        order = (tx.client_paid_at, tx.lead_id)
-        pick = sa.select(tx.lead_id).where(tx.status == "due")
-    lead_ids = list(db.session.scalars(pick.order_by(*order).limit(limit)))
-    if not lead_ids:
-        return []
-    rows = db.session.execute(report_select().where(Lead.id.in_(lead_ids))).all()
-    position = {lead_id: i for i, lead_id in enumerate(lead_ids)}
-    return sorted(rows, key=lambda row: position[row.lead_id])
+
+    def listed(name: str, order: tuple, *where):
+        return (
+            sa.select(
+                sa.literal(name).label("list"),
+                sa.func.row_number().over(order_by=order).label("position"),
+                tx.lead_id,
+                sa.select(Lead.title).where(Lead.id == tx.lead_id).scalar_subquery().label("lead_title"),
+                tx.cp_id,
+                sa.select(ChannelPartner.company_name)
+                .where(ChannelPartner.id == tx.cp_id)
+                .scalar_subquery()
+                .label("cp_name"),
+                tx.client_paid_at,
+                tx.settlement_requested_at,
+                tx.net_commission,
+            )
+            .where(tx.status == "due", *where)
+            .order_by(*order)
+            .limit(limit)
+            .subquery(name)
+        )
+
+    due = listed("due", (tx.client_paid_at, tx.lead_id))
+    requested = listed("requested", (tx.settlement_requested_at, tx.lead_id), tx.settlement_requested_at.is_not(None))
+    both = sa.union_all(sa.select(due), sa.select(requested)).subquery("due_lists")
+    return sa.select(both).order_by(both.c.list, both.c.position)
 
 
 # --- pagination for the report page ------------------------------------------------------------

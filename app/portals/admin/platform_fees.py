@@ -82,7 +82,7 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
         partners=fee_settlements.partners_with_fees(),
         pagination=pagination,
         is_overdue=fee_settlements.is_overdue,
-        settleable=fee_settlements.settleable_ids([tx.id for tx in pagination.items]),
+        settleable={tx.id for tx in pagination.items if tx.ready},
         waiting_reason=fee_settlements.waiting_reason,
         settle_form=settle_form or _new_settle_form(),
         settle_error=settle_error,
@@ -91,10 +91,11 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
 
 
 def _rule_context(rule_form=None) -> dict:
+    history = fees.rule_history()
     return {
-        "rule": fees.active_global_rule(),
+        "rule": fees.active_global_rule(loaded=history),
         "rule_form": rule_form or FeeRuleForm(formdata=None),
-        "history": fees.rule_history(),
+        "history": history,
     }
 
 

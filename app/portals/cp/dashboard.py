@@ -1,6 +1,6 @@
 """The channel partner's dashboard: KPI cards, pipeline by stage, recent activity, announcements.
 
-Every figure comes from app.services.reports (the report rows' query path), see partner_kpis().
+Every figure comes from app.services.reports (the report rows' query path), see partner_dashboard().
 """
 
 import sqlalchemy as sa
@@ -54,11 +54,11 @@ def pipeline_chart(stages: list[dict]) -> charts.Chart:
 @bp.get("/")
 def dashboard():
     partner = current_user.partner
-    stages = reports.pipeline_by_stage(reports.ReportFilters(cp_id=partner.id))
+    kpis, stages = reports.partner_dashboard(partner)
     return render(
         "cp/dashboard/page.html",
         partner=partner,
-        kpis=reports.partner_kpis(partner),
+        kpis=kpis,
         stages=stages,
         pipeline=pipeline_chart(stages),
         activity=recent_activity(partner),
