@@ -58,6 +58,9 @@ def test_migrations_upgrade_an_empty_postgres_database_without_drift():
                 raise AssertionError("the audit log accepted an UPDATE")
             except sa.exc.DBAPIError as exc:
                 assert "append-only" in str(exc)
+        with engine.connect() as conn:
+            index = conn.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_assignee_value'"))
+            assert "lead_value DESC NULLS LAST" in index.scalar_one()  # the migration-only index
         reseeded = flask("seed-scale", "--cps", "3", "--leads", "40", "--reset", database=fresh)
         assert reseeded.returncode == 0, reseeded.stderr  # the benchmark wipe passes the TRUNCATE guard on purpose
         with engine.connect() as conn:
