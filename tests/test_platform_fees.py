@@ -291,3 +291,31 @@ def test_many_partners_are_filtered_by_a_name_search_instead_of_a_list(app, monk
     super_client = login(app.test_client(), super_admin)
     body = super_client.get("/super/outstanding?partner=beta").get_data(as_text=True)
     assert 'id="filter-partner"' in body and "Beta deal" in body and "Alpha deal" not in body
+
+
+def statements_for(client, url: str) -> int:
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_rule_history_shows_every_author_without_a_query_per_rule(app):
+    _admin, client = admin_client(app)
+    for n in range(1, 3):
+        fees.set_global_rule("percentage", Decimal(n), f"rule {n}", factories.make_user("admin", name=f"Author {n}"))
+    db.session.commit()
+    few = statements_for(client, "/admin/platform-fees")
+    for n in range(3, 9):
+        fees.set_global_rule("percentage", Decimal(n), f"rule {n}", factories.make_user("admin", name=f"Author {n}"))
+    db.session.commit()
+    page = client.get("/admin/platform-fees").get_data(as_text=True)
+    assert all(f"Author {n}" in page for n in range(1, 9))
+    assert statements_for(client, "/admin/platform-fees") == few

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import PlatformFeeConfig
@@ -91,7 +92,7 @@ def apply_to_lead(lead, global_rule: FeeRule | None = None) -> FeeResult | None:
 def rule_history(limit: int = 50) -> list[PlatformFeeConfig]:
     """The global rules, newest first (old rows are kept as they were, never edited)."""
     stmt = sa.select(PlatformFeeConfig).order_by(PlatformFeeConfig.effective_from.desc()).limit(limit)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.options(joinedload(PlatformFeeConfig.author))))  # the history shows authors
 
 
 def set_global_rule(fee_type: str, value: Decimal, note: str | None, actor) -> PlatformFeeConfig:
