@@ -25,7 +25,7 @@ def parse_csv(response) -> list[list[str]]:
 
 
 def expected_rows(filters, columns) -> list[list[str]]:
-    return [[exports.csv_cell(row, c) for c in columns] for row in reports.report_rows(filters)]
+    return [[exports.csv_text(row._mapping[c.key], c.kind) for c in columns] for row in reports.report_rows(filters)]
 
 
 def super_client(app):
