@@ -238,7 +238,8 @@ def fee_page(
 
 
 def fee_rows(fee_filter: FeeFilter = FeeFilter()) -> sa.Select:
-    """The fee lists' rows, newest win first: what the tables show and is_overdue / waiting_reason read, the
+    """The fee lists' rows (the admin's fee list, the super admin's fee per lead), newest win first: what the
+    tables show (with the rule snapshotted on the transaction) and is_overdue / waiting_reason read, the
     lead's title, the partner's name, the settlement (id, date) and `ready` (settleable now, see collectable).
 
     Plain rows with scalar subqueries rather than the transaction with four joined objects: the planner has
@@ -255,6 +256,10 @@ def fee_rows(fee_filter: FeeFilter = FeeFilter()) -> sa.Select:
         CT.client_paid_cp_directly,
         CT.lead_value,
         CT.gross_commission,
+        CT.fee_rule_type,
+        CT.fee_rule_value,
+        CT.fee_rule_source,
+        CT.fee_capped,
         CT.platform_fee,
         title.scalar_subquery().label("lead_title"),
         partner.scalar_subquery().label("cp_name"),
