@@ -30,6 +30,16 @@ def upgrade_and_check(database: str) -> None:
     assert "No new upgrade operations detected" in checked.stdout + checked.stderr
 
 
+def assert_refused(engine, statement: str) -> None:
+    with engine.connect() as conn:
+        try:
+            conn.execute(sa.text(statement))
+        except sa.exc.DBAPIError as exc:
+            assert "append-only" in str(exc)
+        else:
+            raise AssertionError(f"the audit log accepted: {statement}")
+
+
 def test_migrations_upgrade_an_empty_sqlite_file_without_drift(tmp_path):
     upgrade_and_check(f"sqlite:///{tmp_path / 'fresh.db'}")
 
@@ -52,23 +62,13 @@ def test_migrations_upgrade_an_empty_postgres_database_without_drift():
                     "VALUES ('test', 'x', '1', now())"
                 )
             )
-        with engine.connect() as conn:
-            try:
-                conn.execute(sa.text("UPDATE audit_events SET action = 'tampered'"))
-                raise AssertionError("the audit log accepted an UPDATE")
-            except sa.exc.DBAPIError as exc:
-                assert "append-only" in str(exc)
+        assert_refused(engine, "UPDATE audit_events SET action = 'tampered'")
         with engine.connect() as conn:
             index = conn.execute(sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_leads_assignee_value'"))
             assert "lead_value DESC NULLS LAST" in index.scalar_one()  # the migration-only index
         reseeded = flask("seed-scale", "--cps", "3", "--leads", "40", "--reset", database=fresh)
         assert reseeded.returncode == 0, reseeded.stderr  # the benchmark wipe passes the TRUNCATE guard on purpose
-        with engine.connect() as conn:
-            try:
-                conn.execute(sa.text("TRUNCATE audit_events"))
-                raise AssertionError("the audit log accepted a TRUNCATE after seed-scale")
-            except sa.exc.DBAPIError as exc:
-                assert "append-only" in str(exc)
+        assert_refused(engine, "TRUNCATE audit_events")  # the guard is back after seed-scale's wipe
         engine.dispose()
     finally:
         with admin.connect() as conn:
