@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -192,22 +193,47 @@ def fees_query(fee_filter: FeeFilter = FeeFilter()) -> sa.Select:
     return _apply_filter(stmt, fee_filter)
 
 
-def _apply_filter(stmt: sa.Select, f: FeeFilter) -> sa.Select:
-    if f.cp_id is not None:
-        stmt = stmt.where(CT.cp_id == f.cp_id)
-    if f.date_from is not None:
-        stmt = stmt.where(CT.won_at >= datetime.combine(f.date_from, time.min))
-    if f.date_to is not None:
-        stmt = stmt.where(CT.won_at < datetime.combine(f.date_to + timedelta(days=1), time.min))
+# --- the filter as bind parameters --------------------------------------------------------------------
+# Each active part of a FeeFilter is a condition on a bind parameter; the hot statements (the page, its
+# counts) are built once per combination of parts in use and kept, and a request only binds the values.
+
+
+def _filter_parts(f: FeeFilter) -> tuple[tuple[str, ...], dict]:
+    """(names of the conditions in use, in a fixed order; their bind values)."""
+    values = {
+        "cp_id": f.cp_id,
+        "won_from": datetime.combine(f.date_from, time.min) if f.date_from else None,
+        "won_before": datetime.combine(f.date_to + timedelta(days=1), time.min) if f.date_to else None,
+        "overdue_cutoff": overdue_cutoff() if f.overdue else None,
+    }
+    parts = [part for part, key in _VALUED_PARTS if values[key] is not None]
     if f.state == "settled":
-        stmt = stmt.where(CT.fee_settled_at.is_not(None))
+        parts.append("settled")
     elif f.state == "outstanding" or f.overdue:
         # The denormalised settled date (not an anti-join with the settlement items): the partial index
         # ix_commission_transactions_fee_outstanding then walks only the outstanding fees by won_at.
-        stmt = stmt.where(CT.fee_settled_at.is_(None))
-    if f.overdue:
-        stmt = stmt.where(CT.won_at < overdue_cutoff())
-    return stmt
+        parts.append("outstanding")
+    return tuple(parts), {key: value for key, value in values.items() if value is not None}
+
+
+_VALUED_PARTS = (("cp", "cp_id"), ("from", "won_from"), ("to", "won_before"), ("overdue", "overdue_cutoff"))
+
+
+def _where(stmt: sa.Select, parts: tuple[str, ...]) -> sa.Select:
+    conditions = {
+        "cp": lambda: CT.cp_id == sa.bindparam("cp_id", type_=CT.cp_id.type),
+        "from": lambda: CT.won_at >= sa.bindparam("won_from", type_=CT.won_at.type),
+        "to": lambda: CT.won_at < sa.bindparam("won_before", type_=CT.won_at.type),
+        "settled": lambda: CT.fee_settled_at.is_not(None),
+        "outstanding": lambda: CT.fee_settled_at.is_(None),
+        "overdue": lambda: CT.won_at < sa.bindparam("overdue_cutoff", type_=CT.won_at.type),
+    }
+    return stmt.where(*(conditions[part]() for part in parts))
+
+
+def _apply_filter(stmt: sa.Select, f: FeeFilter) -> sa.Select:
+    parts, values = _filter_parts(f)
+    return _where(stmt, parts).params(**values)
 
 
 def count_fees(fee_filter: FeeFilter = FeeFilter(), totals: FeeTotals | None = None) -> int:
@@ -218,7 +244,14 @@ def count_fees(fee_filter: FeeFilter = FeeFilter(), totals: FeeTotals | None = N
         return {"settled": totals.settled_count, "outstanding": totals.outstanding_count}.get(
             fee_filter.state, totals.generated_count
         )
-    return db.session.scalar(_apply_filter(sa.select(sa.func.count(CT.id)).where(CT.status != "void"), fee_filter))
+    parts, values = _filter_parts(fee_filter)
+    return db.session.scalar(_count_statement(parts), values)
+
+
+@lru_cache(maxsize=64)
+def _count_statement(parts: tuple[str, ...], ready_only: bool = False) -> sa.Select:
+    stmt = _where(sa.select(sa.func.count(CT.id)).where(CT.status != "void"), parts)
+    return stmt.where(collectable()) if ready_only else stmt
 
 
 def fee_page(
@@ -230,11 +263,18 @@ def fee_page(
     total = count_fees(replace(fee_filter, state="outstanding") if oldest_first else fee_filter, totals)
     pages = max(1, -(-total // per_page))
     page = min(max(page or 1, 1), pages)
-    stmt = fee_rows(replace(fee_filter, state="outstanding") if oldest_first else fee_filter)
+    parts, values = _filter_parts(replace(fee_filter, state="outstanding") if oldest_first else fee_filter)
+    stmt = _fee_rows_statement(parts, oldest_first)
+    items = db.session.execute(stmt, {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+@lru_cache(maxsize=64)
+def _fee_rows_statement(parts: tuple[str, ...], oldest_first: bool) -> sa.Select:
+    stmt = _where(fee_rows(), parts)
     if oldest_first:
         stmt = stmt.order_by(None).order_by(CT.won_at, CT.id)
-    items = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    return stmt.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 def fee_rows(fee_filter: FeeFilter = FeeFilter()) -> sa.Select:
@@ -287,8 +327,8 @@ def matching_outstanding_ids(fee_filter: FeeFilter) -> list[uuid.UUID]:
 
 def count_matching_outstanding(fee_filter: FeeFilter) -> int:
     """How many fees "select all matching the filter" would settle now (the count, not the ids)."""
-    stmt = sa.select(sa.func.count(CT.id)).where(CT.status != "void")
-    return db.session.scalar(_apply_filter(stmt, replace(fee_filter, state="outstanding")).where(collectable()))
+    parts, values = _filter_parts(replace(fee_filter, state="outstanding"))
+    return db.session.scalar(_count_statement(parts, ready_only=True), values)
 
 
 PICKER_LIMIT = 300
