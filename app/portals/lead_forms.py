@@ -46,7 +46,9 @@ class AmountsForm(VersionedForm):
     commission_amount = StringField("Commission amount", validators=[money])
 
 
-class OverrideForm(VersionedForm):
+class OverrideFields:
+    """The per-lead platform fee override (type and value), parsed into `parsed` when the form validates."""
+
     override_type = SelectField("Platform fee override", choices=OVERRIDE_CHOICES)
     override_value = StringField("Override value (% or $)")
 
@@ -55,6 +57,10 @@ class OverrideForm(VersionedForm):
             self.parsed = pipeline.parse_override(self.override_type.data, field.data)
         except pipeline.PipelineError as exc:
             raise ValidationError(str(exc)) from None
+
+
+class OverrideForm(OverrideFields, VersionedForm):
+    pass
 
 
 class NoteForm(FlaskForm):
@@ -66,17 +72,9 @@ class EvidenceForm(FlaskForm):
     description = StringField("Description (optional)", validators=[Length(max=300)])
 
 
-class AllocateForm(FlaskForm):
+class AllocateForm(OverrideFields, FlaskForm):
     version = HiddenField()
     partner = SelectField("Channel partner", validators=[DataRequired("Choose a channel partner.")])
-    override_type = SelectField("Platform fee override", choices=OVERRIDE_CHOICES)
-    override_value = StringField("Override value (% or $)")
-
-    def validate_override_value(self, field):
-        try:
-            self.parsed = pipeline.parse_override(self.override_type.data, field.data)
-        except pipeline.PipelineError as exc:
-            raise ValidationError(str(exc)) from None
 
 
 class LeadCreateForm(FlaskForm):
