@@ -3,6 +3,7 @@ preview, kanban moves, evidence, admin allocation, super admin deletion, and the
 
 import io
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 
 from app.extensions import db
 from app.models import AuditEvent, Category, CommissionTransaction, Lead, LeadEvidence, LeadNote
+from app.models.base import utcnow
 from app.portals.lead_forms import prefix_for
 from app.services import leads_query
 from tests import factories
@@ -495,3 +497,25 @@ def test_the_staff_board_names_each_cards_partner_and_pages_its_columns(app, wor
     assert len(_column_cards(more)) == 3 and "Unallocated" in more and "Show more" not in more
     narrowed = client.get("/admin/leads/kanban", query_string={"cp": str(world["cp"].id)}).get_data(as_text=True)
     assert "Assigned deal" in narrowed and "Open 1" not in narrowed and "Only originated" in narrowed
+
+
+def test_a_redrawn_board_shows_each_cards_latest_title_value_age_and_partner(app, world):
+    """Cards are memoized on what they show: a card changes on the next board as soon as any of it changes."""
+    admin, cp = client_for(app, world["admin"]), client_for(app, world["cp"].user)
+    lead = world["lead"]
+
+    def card(client, portal):
+        board = client.get(f"/{portal}/leads/kanban" if portal == "admin" else "/cp/leads/assigned/kanban")
+        body = board.get_data(as_text=True)
+        return body[body.index(f'id="card-{lead.id}"') :].split('class="kanban-card card"')[0]
+
+    assert "Assigned deal" in card(cp, "cp") and "$10,000.00" in card(cp, "cp") and "just now" in card(cp, "cp")
+    assert "Northwind" in card(admin, "admin")
+    three_hours_ago = utcnow() - timedelta(hours=3)
+    changes = {"title": "Renamed deal", "lead_value": Decimal("12500"), "updated_at": three_hours_ago}
+    db.session.execute(sa.update(Lead).where(Lead.id == lead.id).values(**changes))
+    world["cp"].company_name = "Northwind Traders"
+    db.session.commit()
+    shown = card(cp, "cp")
+    assert "Renamed deal" in shown and "$12,500.00" in shown and "3 h ago" in shown and "Assigned deal" not in shown
+    assert "Northwind Traders" in card(admin, "admin")
