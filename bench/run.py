@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,11 +59,17 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_db = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/leadflow_bench"
     parser.add_argument("--database-url", default=default_db)
-    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per path (after a warm-up)")
+    parser.add_argument("--seconds", type=float, default=6, help="measured seconds per path and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all paths; each figure is their median")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--connections", type=int, default=2, help="concurrent loopback connections (one per core)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn gthread workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
+    parser.add_argument(
+        "--worker-class",
+        default="sync",
+        help="gunicorn worker class: sync (default: each connection goes to an idle worker) or gthread",
+    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--pdf-rows", type=int, default=10_000)
     parser.add_argument(
         "--only", help="comma-separated words: only hot paths whose name contains one (csv, pdf: exports)"
@@ -90,7 +97,7 @@ def start_server(args, port: int) -> subprocess.Popen:
         "JSON_LOGS": "0",
     }
     env.pop("REDIS_URL", None)  # jobs (email, PDFs) run in-process: nothing else to start
-    command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", str(args.workers),
+    command = [sys.executable, "-m", "gunicorn", "--worker-class", args.worker_class, "--workers", str(args.workers),
                "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                "--timeout", "600", "wsgi:app"]  # fmt: skip
     log = open(args.server_log, "w")  # noqa: SIM115  (gunicorn writes to it for the whole run)
@@ -139,11 +146,6 @@ class Bench:
     def ids(self):
         return load_ids(self.dsn, LOGINS["cp"], LOGINS["cp_small"])
 
-    def drive(self, session: Session, target: Target) -> load.Result:
-        if self.args.warmup:
-            self._drive(session, target, self.args.warmup)
-        return self._drive(session, target, self.args.seconds)
-
     def _drive(self, session, target, seconds):
         if target.moves:  # earlier requests moved the leads on: start from their current versions and stages
             target = self.refresh_moves(target)
@@ -170,36 +172,53 @@ class Bench:
         self.floor_runs.setdefault(kind, []).append(result)
         return result
 
-    def hot_path(self, spec, ids) -> Row:
+    def probe(self, spec, ids) -> tuple[Row, Target | None]:
+        """The path's row with its query counts (the largest and a median partner), and the request to load it
+        with; no request when the app has no such endpoint or the probe was refused."""
         row = Row(spec.name)
         endpoint = next((e for e in spec.endpoints if e in self.app.view_functions), None)
         if endpoint is None:
             row.verdict, row.note = "MISSING", f"no endpoint {' / '.join(spec.endpoints)}"
-            return row
+            return row, None
         url = url_builder(self.app, endpoint)
         big, small = spec.build(ids, url, "big"), spec.build(ids, url, "small")
-        session = self.sessions[spec.role]
-        twin = self.sessions["cp_small"] if spec.role == "cp" else session
-        (q_big, status), (q_small, _) = query_count(session, big), query_count(twin, small)
-        if not 200 <= status < 300:
-            row.note = f"probe answered HTTP {status}"
-            return row
-        self.floor(spec.kind)
-        result = self.drive(session, big)
-        row.p50, row.p95, row.rps = result.p50_ms, result.p95_ms, result.rps
+        twin = self.sessions["cp_small"] if spec.role == "cp" else self.sessions[spec.role]
+        (q_big, status), (q_small, _) = query_count(self.sessions[spec.role], big), query_count(twin, small)
         row.queries = f"{q_big}/{q_small}"
         row.target = f"≤{spec.ratio:g}× {spec.kind} floor, ≤{ABSOLUTE_P95_MS:g} ms, queries flat"
-        problems = []
-        if result.p95_ms > ABSOLUTE_P95_MS:
-            problems.append(f"p95 {result.p95_ms:.0f} ms > {ABSOLUTE_P95_MS:g}")
+        if not 200 <= status < 300:
+            row.note = f"probe answered HTTP {status}"
+            return row, None
         if q_big is None or q_big != q_small or q_big > MAX_QUERIES:
-            problems.append(f"queries {q_big} (large) vs {q_small} (small)")
-        if result.requests == 0:
+            row.note = f"queries {q_big} (large) vs {q_small} (small)"
+        return row, big
+
+    def measure_round(self, spec, target: Target, first: bool) -> load.Result:
+        """One round of a path, just after a floor run of its kind (the first round warms the path up)."""
+        self.floor(spec.kind)
+        session = self.sessions[spec.role]
+        if first and self.args.warmup:
+            self._drive(session, target, self.args.warmup)
+        return self._drive(session, target, self.args.seconds)
+
+    def judge(self, row: Row, runs: list[load.Result]) -> None:
+        """The path's figures are the medians of its rounds: a few seconds of machine noise spoil one round,
+        not the result."""
+        row.p50 = statistics.median(r.p50_ms for r in runs)
+        row.p95 = statistics.median(r.p95_ms for r in runs)
+        row.rps = statistics.median(r.rps for r in runs)
+        problems = [row.note] if row.note else []
+        if row.p95 > ABSOLUTE_P95_MS:
+            problems.append(f"p95 {row.p95:.0f} ms > {ABSOLUTE_P95_MS:g}")
+        if not any(r.requests for r in runs):
             problems.append("no request completed")
-        if result.bad:
-            problems.append(f"{result.bad} bad responses {result.statuses}")
-        row.verdict, row.note = ("FAIL", "; ".join(problems)) if problems else ("PASS", "")
-        return row
+        if any(r.bad for r in runs):
+            statuses = Counter()
+            for r in runs:
+                statuses.update(r.statuses)
+            problems.append(f"{sum(r.bad for r in runs)} bad responses {dict(statuses)}")
+        rounds = f"round p95s {' / '.join(f'{r.p95_ms:.1f}' for r in runs)} ms"
+        row.verdict, row.note = ("FAIL" if problems else "PASS"), "; ".join([*problems, rounds])
 
     def judge_ratio(self, row: Row, spec) -> None:
         """Compare the path's p95 with the median floor p95 of its kind over the whole run."""
@@ -283,17 +302,22 @@ class Bench:
                     exported.append(measure())
         if wanted and not specs:
             return exported
-        kinds = sorted({spec.kind for spec in specs})
-        for kind in kinds:  # floors at the start and the end too, so even one write path has three to take from
+        probed = [(spec, *self.probe(spec, ids)) for spec in specs]
+        self.rows = [row for _spec, row, _target in probed]
+        measured = [(spec, row, target) for spec, row, target in probed if target is not None]
+        kinds = sorted({spec.kind for spec, _row, _target in measured})
+        for kind in kinds:  # floors at the start and the end too, so even one write path has several to take from
             self.floor(kind)
-        for spec in specs:
-            self.rows.append(self.hot_path(spec, ids))
-            print(f"  measured {spec.name}", flush=True)
+        runs = {spec.name: [] for spec, _row, _target in measured}
+        for n in range(self.args.rounds):
+            for spec, _row, target in measured:
+                runs[spec.name].append(self.measure_round(spec, target, first=n == 0))
+                print(f"  round {n + 1}/{self.args.rounds}: {spec.name}", flush=True)
         for kind in kinds:
             self.floor(kind)
-        for row, spec in zip(self.rows, specs, strict=True):
-            if row.p95:  # measured (not missing, the probe answered)
-                self.judge_ratio(row, spec)
+        for spec, row, _target in measured:
+            self.judge(row, runs[spec.name])
+            self.judge_ratio(row, spec)
         floors = [floor_row(kind, runs) for kind, runs in sorted(self.floor_runs.items())]
         return floors + self.rows + exported
 
@@ -328,7 +352,8 @@ def main() -> int:
     try:
         wait_until_up("127.0.0.1", port)
         bench = Bench(args, port, server)
-        print(f"gunicorn gthread {args.workers}×{args.threads} on 127.0.0.1:{port}; load: "
+        threads = f"×{args.threads}" if args.worker_class == "gthread" else ""
+        print(f"gunicorn {args.worker_class} {args.workers}{threads} on 127.0.0.1:{port}; load: "
               f"{'wrk' if bench.wrk else 'python threads'}, {args.connections} connections, {args.seconds:g} s/path")  # fmt: skip
         rows = bench.run()
     finally:
