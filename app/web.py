@@ -3,7 +3,7 @@
 from decimal import Decimal
 from functools import total_ordering
 
-from flask import current_app, g, has_request_context, make_response, render_template, request
+from flask import current_app, g, has_request_context, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
 
@@ -68,12 +68,21 @@ class LazyCount:
     __hash__ = None
 
 
+def static_url(filename: str) -> str:
+    """url_for("static", filename=...) for the layout's assets, with the static root built once per request."""
+    root = g.get("static_root")
+    if root is None:
+        root = g.static_root = url_for("static", filename="")
+    return root + filename
+
+
 def register_template_helpers(app) -> None:
     # The app's symbol read directly, not through current_app: a board or a list formats hundreds of amounts.
     app.jinja_env.filters["money"] = lambda value, symbol=None: money(
         value, app.config["CURRENCY_SYMBOL"] if symbol is None else symbol
     )
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["static_url"] = static_url
 
     @app.context_processor
     def current_user_context():
