@@ -74,3 +74,19 @@ def test_migrations_upgrade_an_empty_postgres_database_without_drift():
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_the_fee_ready_migration_counts_the_fees_already_there(tmp_path):
+    """c41f0e2b9a7d adds rollups.fee_ready to a database with data: its backfill must equal what the rollup hook
+    keeps (the demo data has fees ready to settle, waiting for a payment and settled)."""
+    database = f"sqlite:///{tmp_path / 'demo.db'}"
+    for step in (("db", "upgrade"), ("seed-demo",), ("db", "downgrade", "7b1e2c9d4a10"), ("db", "upgrade")):
+        done = flask(*step, database=database)
+        assert done.returncode == 0, done.stderr
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        ready = conn.execute(sa.text("SELECT sum(fee_ready) FROM rollup_daily WHERE period = 'month'")).scalar()
+    engine.dispose()
+    assert ready > 0
+    checked = flask("rebuild-rollups", "--check", database=database)
+    assert checked.returncode == 0 and "reconcile with the rows" in checked.stdout, checked.stdout + checked.stderr

@@ -3,16 +3,19 @@
 import io
 import re
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import AuditEvent, Notification, PlatformFeeConfig, PlatformFeeSettlement
-from app.services import commissions, fee_settlements, fees
+from app.models.base import utcnow
+from app.services import commissions, fee_settlements, fees, payments
 from tests import factories
 from tests.conftest import login
-from tests.fee_support import PDF, assert_reconciles, settle, slip_upload, won
+from tests.fee_support import PDF, assert_reconciles, pay_out, settle, slip_upload, won
 
 
 def admin_client(app):
@@ -237,6 +240,47 @@ def test_select_all_matching_the_filter_is_resolved_on_the_server(app):
     assert {i.transaction_id for i in settlement.items} == {t.id for t in a_txs}
     assert b_tx.id not in {i.transaction_id for i in settlement.items}
     assert_reconciles()
+
+
+def test_the_ready_to_settle_count_follows_each_fee_from_won_to_settled(app):
+    """The count beside "settle every fee matching the filter" comes from the rollups: it follows a fee through
+    the client payment, the settlement to the partner, a partner paying its own fee, and the batch, and equals
+    the fees the button would settle (counted over the rows) for the whole platform, a partner and a date range."""
+    factories.make_fee_config("percentage", "10")
+    a, b = factories.make_partner(), factories.make_partner()
+    admin, client = admin_client(app)
+
+    def shown(**filters) -> int:
+        body = client.get("/admin/platform-fees", query_string=filters).get_data(as_text=True)
+        return int(re.search(r"that is ready to settle \((\d+) fees?\)", body).group(1))
+
+    def settled_by_button(**filters) -> int:
+        return len(fee_settlements.matching_outstanding_ids(fee_settlements.parse_filter(filters)))
+
+    def check(platform: int, of_a: int, of_b: int) -> None:
+        db.session.commit()
+        assert shown() == settled_by_button() == platform
+        assert shown(cp=str(a.id)) == settled_by_button(cp=str(a.id)) == of_a
+        assert shown(cp=str(b.id)) == settled_by_button(cp=str(b.id)) == of_b
+
+    waiting = won(a, admin, paid=False)
+    ready_a = [won(a, admin), won(a, admin, days_ago=40)]
+    won(b, admin)
+    direct = won(b, admin, paid=False)
+    check(3, 2, 1)
+    pay_out(waiting, admin)
+    check(4, 3, 1)
+    commissions.flag_paid_directly(direct, admin, utcnow().date())  # the partner now owes the fee itself
+    check(4, 3, 1)
+    receipt = FileStorage(io.BytesIO(PDF), filename="receipt.pdf", content_type="application/pdf")
+    payments.review_bank_transfer(payments.submit_bank_transfer(direct, b.user, receipt), admin, approve=True)
+    check(5, 3, 2)
+    assert shown(overdue="1") == settled_by_button(overdue="1") == 1  # the one won 40 days ago
+    settle(admin, ready_a)
+    check(3, 1, 2)
+    recent = {"from": (utcnow() - timedelta(days=10)).date().isoformat()}
+    assert shown(**recent) == settled_by_button(**recent) == 3
+    assert shown(overdue="1") == settled_by_button(overdue="1") == 0
 
 
 def test_settled_history_links_slip_and_receipt(app):

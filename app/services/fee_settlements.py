@@ -33,6 +33,7 @@ from app.models import (
     User,
 )
 from app.models.base import MONEY, utcnow
+from app.models.rollups import NO_KEY
 from app.services import audit, fees, notifications, rollups
 from app.services.reports import Page
 
@@ -59,6 +60,7 @@ class FeeTotals:
     outstanding_count: int
     overdue: Decimal
     overdue_count: int
+    ready_count: int  # outstanding fees that can be settled now (see collectable)
 
 
 @dataclass(frozen=True)
@@ -127,13 +129,14 @@ def totals(cp_id: uuid.UUID | None = None) -> FeeTotals:
             sa.func.count(CT.fee_settled_at),
             _money_sum(sa.case((overdue, CT.platform_fee), else_=0)),
             sa.func.count(sa.case((overdue, 1))),
+            sa.func.count(sa.case((sa.and_(CT.fee_settled_at.is_(None), collectable()), 1))),
         )
         .select_from(CT)
         .where(CT.status != "void")
     )
     if cp_id is not None:
         stmt = stmt.where(CT.cp_id == cp_id)
-    generated, settled_sum, outstanding, count, settled_count, overdue_sum, overdue_count = db.session.execute(
+    generated, settled_sum, outstanding, count, settled_count, overdue_sum, overdue_count, ready = db.session.execute(
         stmt
     ).one()
     return FeeTotals(
@@ -145,6 +148,7 @@ def totals(cp_id: uuid.UUID | None = None) -> FeeTotals:
         outstanding_count=count - settled_count,
         overdue=_cents(overdue_sum),
         overdue_count=overdue_count,
+        ready_count=ready,
     )
 
 
@@ -157,7 +161,7 @@ def _platform_totals() -> FeeTotals:
     """
     cutoff = overdue_cutoff()
     sums, early = rollups.platform_sums_split(
-        cutoff.date(), ("platform_fee", "transactions", "fee_settled", "fee_settled_count")
+        cutoff.date(), ("platform_fee", "transactions", "fee_settled", "fee_settled_count", "fee_ready")
     )
     day_start = datetime.combine(cutoff.date(), time.min)
     edge, edge_count = db.session.execute(
@@ -175,6 +179,7 @@ def _platform_totals() -> FeeTotals:
         outstanding_count=sums["transactions"] - sums["fee_settled_count"],
         overdue=early["platform_fee"] - early["fee_settled"] + _cents(edge),
         overdue_count=early["transactions"] - early["fee_settled_count"] + edge_count,
+        ready_count=sums["fee_ready"],
     )
 
 
@@ -325,8 +330,14 @@ def matching_outstanding_ids(fee_filter: FeeFilter) -> list[uuid.UUID]:
     return list(db.session.scalars(stmt.order_by(CT.id)))
 
 
-def count_matching_outstanding(fee_filter: FeeFilter) -> int:
-    """How many fees "select all matching the filter" would settle now (the count, not the ids)."""
+def count_matching_outstanding(fee_filter: FeeFilter, platform_totals: FeeTotals | None = None) -> int:
+    """How many fees "select all matching the filter" would settle now (the count, not the ids). Over the whole
+    platform (`platform_totals` when the page has them) or one partner, the rollups keep it (`fee_ready`);
+    a date range or "overdue only" counts the rows."""
+    if replace(fee_filter, state="", cp_id=None, partner_name="") == FeeFilter() and fee_filter.cp_id != NO_KEY:
+        if fee_filter.cp_id is None:
+            return (platform_totals or _platform_totals()).ready_count
+        return rollups.partner_sums(fee_filter.cp_id, ("fee_ready",))["fee_ready"]
     parts, values = _filter_parts(replace(fee_filter, state="outstanding"))
     return db.session.scalar(_count_statement(parts, ready_only=True), values)
 

@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.util import find_tables
 
 from app.extensions import db
-from app.models import CommissionTransaction, Lead, PlatformFeeSettlement, PlatformFeeSettlementItem
+from app.models import CommissionTransaction, CpPayment, Lead, PlatformFeeSettlement, PlatformFeeSettlementItem
 from app.models.base import utcnow
 from app.models.rollups import (
     ALL_TIME,
@@ -44,7 +44,7 @@ OPEN = ("new", "contacted", "qualified", "proposal", "negotiation")
 LEAD_FIELDS = ("kanban_stage", "lead_value", "category_id", "allocated_to", "allocation_status", "created_at")
 LEAD_FIELDS += ("stage_changed_at",)
 TX_FIELDS = ("status", "gross_commission", "platform_fee", "net_commission", "won_at", "cp_id", "lead_id")
-TX_FIELDS += ("settlement_requested_at",)
+TX_FIELDS += ("settlement_requested_at", "client_paid_cp_directly")
 TABLES = {"daily": DailyRollup, "partner": PartnerMonthlyRollup}
 KEYS = {"daily": ("period", "day", "category_key"), "partner": ("cp_key", "month")}
 PENDING = "rollup_before"  # session.info: {lead_id: facts before the changes not yet applied}
@@ -86,6 +86,10 @@ def facts_select() -> sa.Select:
             CT.platform_fee,
             CT.net_commission,
             CT.settlement_requested_at,
+            CT.client_paid_cp_directly.label("paid_directly"),
+            sa.exists()
+            .where(CpPayment.commission_tx_id == CT.id, CpPayment.status == "completed")
+            .label("cp_paid_fee"),
             ITEM.id.label("item_id"),
             ITEM.amount.label("item_amount"),
             SETTLEMENT.settled_at.label("fee_settled_at"),
@@ -131,6 +135,7 @@ def contributions(f) -> list[tuple[str, tuple, dict]]:
         "requested_count": int(f.tx_status == "due" and f.settlement_requested_at is not None),
         "fee_settled": cents(f.platform_fee) if fee_settled else 0,
         "fee_settled_count": int(fee_settled),
+        "fee_ready": int(f.tx_status == "paid" and f.item_id is None and (not f.paid_directly or f.cp_paid_fee)),
         "alloc_pending": int(f.allocation_status == "pending"),
         "alloc_allocated": int(f.allocation_status == "allocated"),
         f"stage_{f.stage}": 1,
@@ -295,6 +300,8 @@ def _lead_ids(session: Session, objects, dirty: bool) -> set:
             ids.add(obj.lead_id or (tx.lead_id if tx is not None else None))
             if obj.lead_id is None and tx is None and obj.transaction_id is not None:
                 ids.add(session.connection().scalar(sa.select(CT.lead_id).where(CT.id == obj.transaction_id)))
+        elif isinstance(obj, CpPayment) and (not dirty or _changed(obj, ("status", "commission_tx_id"))):
+            ids.add(session.connection().scalar(sa.select(CT.lead_id).where(CT.id == obj.commission_tx_id)))
         elif isinstance(obj, SETTLEMENT) and dirty and _changed(obj, ("settled_at",)):
             ids.update(session.connection().scalars(sa.select(ITEM.lead_id).where(ITEM.settlement_id == obj.id)))
     ids.discard(None)
@@ -379,6 +386,9 @@ def _bulk_statement(orm_execute_state):
     stmt = orm_execute_state.statement
     table = getattr(stmt, "table", None)  # ORM-annotated: compare by lookup (==), not identity
     lead_col = {Lead.__table__: Lead.id, CT.__table__: CT.lead_id, ITEM.__table__: ITEM.lead_id}.get(table)
+    if table == CpPayment.__table__:  # a fee paid by the partner: the lead's fee may become ready to settle
+        lead_col = CT.lead_id
+        stmt = sa.select(CT.lead_id).where(CT.id.in_(sa.select(CpPayment.commission_tx_id).where(stmt.whereclause)))
     if lead_col is None:
         return None
     lead_update = orm_execute_state.is_update and lead_col is Lead.id
