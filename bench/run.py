@@ -42,6 +42,12 @@ MIN_SAMPLES = 10  # answers per path, at least
 
 
 @dataclass
+class Round:
+    floor: load.Result
+    path: load.Result
+
+
+@dataclass
 class Row:
     path: str
     p50: float = 0.0
@@ -59,8 +65,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_db = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/leadflow_bench"
     parser.add_argument("--database-url", default=default_db)
-    parser.add_argument("--seconds", type=float, default=6, help="measured seconds per path and round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all paths; each figure is their median")
+    parser.add_argument("--seconds", type=float, default=4, help="seconds per path and round (its floor: half)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all paths; each figure is their median")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--connections", type=int, default=2, help="concurrent loopback connections (one per core)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
@@ -141,7 +147,6 @@ class Bench:
         self.dsn = args.database_url.replace("+psycopg", "")
         self.app = build_app(args.database_url)
         self.rows: list[Row] = []
-        self.floor_runs: dict[str, list] = {}
 
     def ids(self):
         return load_ids(self.dsn, LOGINS["cp"], LOGINS["cp_small"])
@@ -164,13 +169,10 @@ class Bench:
         return Target(target.paths, target.method, target.bodies, target.headers, moves)
 
     def floor(self, kind: str) -> load.Result:
-        """One measurement of the floor of this kind. Each hot path takes one just before it runs; its ratio is
-        computed at the end against the median of all of them, because the p95 of a 2 ms page swings with the
-        machine's noise more than any page does (a single run before a path ranged from 2 to 9 ms)."""
+        """One run of the floor of this kind (two connections of it, as the path gets): taken just before each
+        round of a path, so that the two see the same spell of this shared machine."""
         target = Target(["/bench/floor"]) if kind == "read" else Target(["/bench/floor"], method="POST", bodies=["x=1"])
-        result = self._drive(self.sessions["cp"], target, max(self.args.seconds / 2, 3))
-        self.floor_runs.setdefault(kind, []).append(result)
-        return result
+        return self._drive(self.sessions["cp"], target, max(self.args.seconds / 2, 2))
 
     def probe(self, spec, ids) -> tuple[Row, Target | None]:
         """The path's row with its query counts (the largest and a median partner), and the request to load it
@@ -193,40 +195,36 @@ class Bench:
             row.note = f"queries {q_big} (large) vs {q_small} (small)"
         return row, big
 
-    def measure_round(self, spec, target: Target, first: bool) -> load.Result:
-        """One round of a path, just after a floor run of its kind (the first round warms the path up)."""
-        self.floor(spec.kind)
+    def measure_round(self, spec, target: Target, first: bool) -> Round:
+        """One round of a path: its floor, then the path (the first round warms the path up before both)."""
         session = self.sessions[spec.role]
         if first and self.args.warmup:
             self._drive(session, target, self.args.warmup)
-        return self._drive(session, target, self.args.seconds)
+        return Round(self.floor(spec.kind), self._drive(session, target, self.args.seconds))
 
-    def judge(self, row: Row, runs: list[load.Result]) -> None:
-        """The path's figures are the medians of its rounds: a few seconds of machine noise spoil one round,
-        not the result."""
-        row.p50 = statistics.median(r.p50_ms for r in runs)
-        row.p95 = statistics.median(r.p95_ms for r in runs)
-        row.rps = statistics.median(r.rps for r in runs)
+    def judge(self, row: Row, spec, rounds: list[Round]) -> None:
+        """Each round compares the path's p95 with the p95 of the floor run just before it; the path's figures and
+        its ratio are the medians over the rounds, so a spell of machine noise spoils a round, not the result."""
+        paths = [r.path for r in rounds]
+        row.p50 = statistics.median(r.p50_ms for r in paths)
+        row.p95 = statistics.median(r.p95_ms for r in paths)
+        row.rps = statistics.median(r.rps for r in paths)
+        row.floor_p95 = statistics.median(r.floor.p95_ms for r in rounds)
+        row.ratio = statistics.median(r.path.p95_ms / max(r.floor.p95_ms, 0.001) for r in rounds)
         problems = [row.note] if row.note else []
+        if row.ratio > spec.ratio:
+            problems.append(f"ratio {row.ratio:.1f} > {spec.ratio:g}")
         if row.p95 > ABSOLUTE_P95_MS:
             problems.append(f"p95 {row.p95:.0f} ms > {ABSOLUTE_P95_MS:g}")
-        if not any(r.requests for r in runs):
+        if not any(r.requests for r in paths):
             problems.append("no request completed")
-        if any(r.bad for r in runs):
+        if any(r.bad for r in paths):
             statuses = Counter()
-            for r in runs:
+            for r in paths:
                 statuses.update(r.statuses)
-            problems.append(f"{sum(r.bad for r in runs)} bad responses {dict(statuses)}")
-        rounds = f"round p95s {' / '.join(f'{r.p95_ms:.1f}' for r in runs)} ms"
-        row.verdict, row.note = ("FAIL" if problems else "PASS"), "; ".join([*problems, rounds])
-
-    def judge_ratio(self, row: Row, spec) -> None:
-        """Compare the path's p95 with the median floor p95 of its kind over the whole run."""
-        row.floor_p95 = statistics.median(r.p95_ms for r in self.floor_runs[spec.kind])
-        row.ratio = row.p95 / max(row.floor_p95, 0.001)
-        if row.ratio > spec.ratio:
-            problem = f"ratio {row.ratio:.1f} > {spec.ratio:g}"
-            row.verdict, row.note = "FAIL", "; ".join(filter(None, (problem, row.note)))
+            problems.append(f"{sum(r.bad for r in paths)} bad responses {dict(statuses)}")
+        detail = "rounds p95/floor: " + ", ".join(f"{r.path.p95_ms:.1f}/{r.floor.p95_ms:.1f}" for r in rounds)
+        row.verdict, row.note = ("FAIL" if problems else "PASS"), "; ".join([*problems, detail])
 
     def csv_export(self) -> Row:
         row = Row("CSV export (rows/s)")
@@ -305,25 +303,21 @@ class Bench:
         probed = [(spec, *self.probe(spec, ids)) for spec in specs]
         self.rows = [row for _spec, row, _target in probed]
         measured = [(spec, row, target) for spec, row, target in probed if target is not None]
-        kinds = sorted({spec.kind for spec, _row, _target in measured})
-        for kind in kinds:  # floors at the start and the end too, so even one write path has several to take from
-            self.floor(kind)
-        runs = {spec.name: [] for spec, _row, _target in measured}
+        rounds = {spec.name: [] for spec, _row, _target in measured}
         for n in range(self.args.rounds):
             for spec, _row, target in measured:
-                runs[spec.name].append(self.measure_round(spec, target, first=n == 0))
+                rounds[spec.name].append(self.measure_round(spec, target, first=n == 0))
                 print(f"  round {n + 1}/{self.args.rounds}: {spec.name}", flush=True)
-        for kind in kinds:
-            self.floor(kind)
+        floors = {}
         for spec, row, _target in measured:
-            self.judge(row, runs[spec.name])
-            self.judge_ratio(row, spec)
-        floors = [floor_row(kind, runs) for kind, runs in sorted(self.floor_runs.items())]
+            self.judge(row, spec, rounds[spec.name])
+            floors.setdefault(spec.kind, []).extend(r.floor for r in rounds[spec.name])
+        floors = [floor_row(kind, results) for kind, results in sorted(floors.items())]
         return floors + self.rows + exported
 
 
 def floor_row(kind: str, runs: list) -> Row:
-    """The floor over the run: the median of its measurements, the figure every ratio is computed against."""
+    """The floor over the whole run, for the table (each path's ratio uses the floor runs of its own rounds)."""
     label = "floor GET (1 indexed read)" if kind == "read" else "floor POST (1 indexed update)"
     p95s = sorted(r.p95_ms for r in runs)
     p50 = statistics.median(r.p50_ms for r in runs)
