@@ -519,3 +519,48 @@ def test_a_redrawn_board_shows_each_cards_latest_title_value_age_and_partner(app
     shown = card(cp, "cp")
     assert "Renamed deal" in shown and "$12,500.00" in shown and "3 h ago" in shown and "Assigned deal" not in shown
     assert "Northwind Traders" in card(admin, "admin")
+
+
+def test_unfiltered_board_heads_and_list_counts_follow_the_leads(app, world):
+    """With no filter, the boards' column heads and the lists' counts come from the maintained rollups: after
+    moves, a win, a loss of a won lead, a reallocation and a deletion they still equal the leads themselves, for
+    a partner and for staff, and the page shows them."""
+    from app.models.leads import STAGES
+    from app.services import pipeline
+
+    cp, other, admin, owner = world["cp"], world["other"], world["admin"], world["super"]
+
+    def truth(partner=None):
+        stmt = sa.select(Lead.kanban_stage, sa.func.count(), sa.func.coalesce(sa.func.sum(Lead.lead_value), 0))
+        if partner is not None:
+            stmt = stmt.where(Lead.allocated_to == partner.id)
+        rows = db.session.execute(stmt.group_by(Lead.kanban_stage))
+        found = {stage: (count, Decimal(total)) for stage, count, total in rows}
+        return {stage: found.get(stage, (0, Decimal(0))) for stage in STAGES}
+
+    def check():
+        db.session.commit()
+        for partner in (cp, other, None):
+            scope = partner.id if partner is not None else None
+            assert leads_query.column_totals(leads_query.LeadFilters(), scope) == truth(partner)
+            listed = leads_query.list_page(leads_query.LeadFilters(), 1, assigned_to=scope).total
+            assert listed == sum(count for count, _total in truth(partner).values())
+
+    with app.test_request_context():
+        deals = [
+            factories.make_lead(assignee=cp, title=f"Deal {n}", lead_value=str(1000 * n), commission_amount="100")
+            for n in range(1, 5)
+        ]
+        check()
+        pipeline.change_stage(deals[0], "proposal", cp.user, deals[0].version)
+        pipeline.change_stage(deals[1], "won", cp.user, deals[1].version)
+        pipeline.change_stage(deals[2], "won", cp.user, deals[2].version)
+        check()
+        pipeline.change_stage(deals[2], "lost", admin, deals[2].version, lost_reason="Budget cut")  # voids it
+        pipeline.allocate(deals[1], other, admin)  # a won, unpaid lead moves to another partner: back to New
+        check()
+        pipeline.delete_lead(deals[3], owner, confirmed_twice=True)
+        check()
+    body = client_for(app, cp.user).get("/cp/leads/assigned/kanban").get_data(as_text=True)
+    count, total = truth(cp)["proposal"]
+    assert re.search(rf'id="column-head-proposal"[^>]*>.*?data-count>{count}<.*?data-total>\${total:,.2f}<', body, re.S)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Category, ChannelPartner, Lead, LeadEvidence, LeadNote
 from app.models.leads import ALLOCATION_STATUSES, STAGE_LABELS, STAGES
+from app.services import rollups
 
 PAGE_SIZE = 25
 COUNT_CAP = 10_000  # the lead lists count exactly up to here, then say "10,000+"
@@ -142,6 +143,19 @@ def _criteria(filters: LeadFilters, assigned_to=None, stage: bool = True) -> dic
     return {name: value for name, value in values.items() if value is not None}
 
 
+def _unfiltered(criteria: dict) -> bool:
+    """No filter but the partner whose leads these are: the maintained rollups know the counts and totals."""
+    return set(criteria) <= {"assigned_to"}
+
+
+def _rollup_sums(assigned_to, measures) -> dict:
+    """Figures over every lead of a partner (its all-time rollup row: a lead counts for the partner it is allocated
+    to, its commission's partner being the same one) or of the platform (the month rows), from app.services.rollups."""
+    if assigned_to is None:
+        return rollups.platform_sums(measures=measures)
+    return rollups.partner_sums(assigned_to, measures)
+
+
 def _where(stmt, names: tuple):
     conditions = _conditions()
     return stmt.where(*(conditions[name] for name in names))
@@ -256,6 +270,8 @@ def list_page(filters: LeadFilters, page: int = 1, assigned_to=None, per_page: i
         return [LeadRow(*row) for row in db.session.execute(stmt, {**criteria, "offset": offset})]
 
     def count() -> int:
+        if _unfiltered(criteria):
+            return min(_rollup_sums(assigned_to, ("rows",))["rows"], COUNT_CAP + 1)
         return db.session.scalar(_count_statement(names), criteria)
 
     pagination = RowsPage(page=max(page, 1), per_page=per_page, error_out=False, read_rows=read, read_count=count)
@@ -303,6 +319,9 @@ def _totals_statement(names: tuple, stages: tuple):
 def column_totals(filters: LeadFilters, assigned_to=None, stages=STAGES) -> dict[str, tuple[int, Decimal]]:
     """Count and lead-value total per stage, in one query (the board's filters: all but the stage)."""
     criteria = _criteria(filters, assigned_to, stage=False)
+    if _unfiltered(criteria):
+        sums = _rollup_sums(assigned_to, [m for stage in stages for m in (f"stage_{stage}", f"stage_{stage}_value")])
+        return {stage: (sums[f"stage_{stage}"], sums[f"stage_{stage}_value"]) for stage in stages}
     stmt = _totals_statement(tuple(criteria), tuple(stages))
     return {stage: (count, Decimal(total)) for stage, count, total in db.session.execute(stmt, criteria)}
 

@@ -265,6 +265,11 @@ def reconcile(session: Session | None = None) -> list[str]:
         problems.append(
             f"commission_transactions.fee_settled_at disagrees with the settlement lines on {session.scalar(drift)} rows"
         )
+    # A lead counts for its commission's partner; boards and lists read those figures as its allocated partner's.
+    elsewhere = sa.select(sa.func.count()).select_from(CT).join(Lead, Lead.id == CT.lead_id)
+    elsewhere = elsewhere.where(CT.status.in_(LIVE), sa.or_(Lead.allocated_to.is_(None), Lead.allocated_to != CT.cp_id))
+    if session.scalar(elsewhere):
+        problems.append(f"{session.scalar(elsewhere)} live commissions belong to a partner other than their lead's")
     for table_name, table in TABLES.items():
         stored = {tuple(getattr(r, k) for k in KEYS[table_name]): r for r in session.scalars(sa.select(table))}
         keys = set(stored) | {key for (name, key) in expected if name == table_name}
