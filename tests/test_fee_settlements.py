@@ -4,7 +4,7 @@ import io
 import re
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -59,6 +59,24 @@ def test_overdue_is_outstanding_older_than_the_configured_days(app):
     assert list(db.session.scalars(fee_settlements.fees_query(overdue))) == [old]
     app.config["FEE_OVERDUE_DAYS"] = 10
     assert fee_settlements.totals().overdue_count == 2
+
+
+def test_overdue_counts_the_cutoff_day_up_to_the_cutoff_time(app):
+    """The platform totals read whole days from the rollups and the cutoff's own day from the rows: a fee won
+    that day is overdue only when it was won before the cutoff's time."""
+    factories.make_fee_config("percentage", "10")
+    cp = factories.make_partner()
+    admin = factories.make_user("admin")
+    cutoff = fee_settlements.overdue_cutoff()
+    day_start = datetime.combine(cutoff.date(), time.min)
+    before, after = won(cp, admin, commission="100"), won(cp, admin, commission="300")
+    before.won_at = day_start + (cutoff - day_start) / 2
+    after.won_at = cutoff + (day_start + timedelta(days=1) - cutoff) / 2
+    won(cp, admin, commission="50", days_ago=app.config["FEE_OVERDUE_DAYS"] + 5)
+    db.session.flush()
+    totals = fee_settlements.totals()
+    assert (totals.overdue, totals.overdue_count) == (Decimal("15.00"), 2)
+    assert fee_settlements.totals(cp_id=cp.id).overdue == Decimal("15.00")  # the same rule over the rows
 
 
 def test_date_filter_uses_the_win_date(app):

@@ -152,23 +152,37 @@ def totals(cp_id: uuid.UUID | None = None) -> FeeTotals:
     )
 
 
+def _edge_columns() -> tuple:
+    """The fees won on the overdue cutoff's own day before the cutoff and not settled: (sum, count), as scalar
+    subqueries over one day of rows (the won_at index) for the statement of the platform totals."""
+    edge = sa.and_(
+        CT.status != "void",
+        CT.won_at >= sa.bindparam("edge_day", type_=CT.won_at.type),
+        CT.won_at < sa.bindparam("edge_cutoff", type_=CT.won_at.type),
+        CT.fee_settled_at.is_(None),
+    )
+    return (
+        sa.select(_money_sum(CT.platform_fee)).where(edge).scalar_subquery(),
+        sa.select(sa.func.count(CT.id)).where(edge).scalar_subquery(),
+    )
+
+
+EDGE_COLUMNS = _edge_columns()
+TOTAL_MEASURES = ("platform_fee", "transactions", "fee_settled", "fee_settled_count", "fee_ready")
+
+
 def _platform_totals() -> FeeTotals:
     """The platform-wide totals from the maintained daily rollup (app.services.rollups), not 366,000 rows.
 
     Generated and settled are the rollup's `platform_fee` / `fee_settled` (void excluded, keyed by the
     won day). Overdue = outstanding on days before the cutoff's day, plus the fees won on the cutoff's
-    own day before the cutoff time (one day of rows, by the won_at index).
+    own day before the cutoff time (one day of rows, by the won_at index). One statement.
     """
     cutoff = overdue_cutoff()
-    sums, early = rollups.platform_sums_split(
-        cutoff.date(), ("platform_fee", "transactions", "fee_settled", "fee_settled_count", "fee_ready")
+    edge_day = datetime.combine(cutoff.date(), time.min)
+    sums, early, (edge, edge_count) = rollups.platform_sums_split(
+        cutoff.date(), TOTAL_MEASURES, EDGE_COLUMNS, {"edge_day": edge_day, "edge_cutoff": cutoff}
     )
-    day_start = datetime.combine(cutoff.date(), time.min)
-    edge, edge_count = db.session.execute(
-        sa.select(_money_sum(CT.platform_fee), sa.func.count(CT.id)).where(
-            CT.status != "void", CT.won_at >= day_start, CT.won_at < cutoff, CT.fee_settled_at.is_(None)
-        )
-    ).one()
     outstanding = sums["platform_fee"] - sums["fee_settled"]
     return FeeTotals(
         generated=sums["platform_fee"],

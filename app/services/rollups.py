@@ -593,25 +593,31 @@ def platform_sums(date_from: date | None = None, date_to: date | None = None, me
 
 
 @lru_cache(maxsize=64)
-def _split_statement(measures: tuple, shape: tuple) -> sa.Select:
+def _split_statement(measures: tuple, shape: tuple, extra: tuple) -> sa.Select:
     every, before = DailyRollup.period == MONTH, rows_where(shape, "r")
 
     def total(where, m):
         return sa.func.sum(sa.case((where, getattr(DailyRollup, m)), else_=0))
 
-    stmt = sa.select(*(total(every, m) for m in measures), *(total(before, m) for m in measures))
+    stmt = sa.select(*(total(every, m) for m in measures), *(total(before, m) for m in measures), *extra)
     return stmt.where(sa.or_(every, before))
 
 
-def platform_sums_split(split: date, measures) -> tuple[dict, dict]:
-    """The platform figures over all time and over the days before `split`, in one statement."""
+def platform_sums_split(
+    split: date, measures, extra: tuple = (), params: dict | None = None
+) -> tuple[dict, dict, tuple]:
+    """The platform figures over all time and over the days before `split`, in one statement; `extra` are more
+    columns for the same statement (scalar subqueries, with their `params`), returned as they come.
+    Pass the same `extra` objects each time: the statement is built once per shape."""
     measures = tuple(measures)
     parts = rows_of(None, split - timedelta(days=1))
-    row = db.session.execute(_split_statement(measures, rows_shape(parts)), rows_params(parts, "r")).one()
+    stmt = _split_statement(measures, rows_shape(parts), tuple(extra))
+    row = db.session.execute(stmt, {**rows_params(parts, "r"), **(params or {})}).one()
     count = len(measures)
     return (
         values(dict(zip(measures, row[:count], strict=True)), measures),
-        values(dict(zip(measures, row[count:], strict=True)), measures),
+        values(dict(zip(measures, row[count : 2 * count], strict=True)), measures),
+        tuple(row[2 * count :]),
     )
 
 
