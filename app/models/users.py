@@ -14,6 +14,11 @@ ROLES = ("super_admin", "admin", "channel_partner")
 USER_STATUSES = ("pending", "active", "suspended", "rejected")
 
 
+def display_name(name: str | None, email: str) -> str:
+    """How a person is named on pages: their name, else the part of their email before the @."""
+    return name or email.split("@")[0]
+
+
 class User(UserMixin, Timestamps, db.Model):
     __tablename__ = "users"
 
@@ -60,7 +65,7 @@ class User(UserMixin, Timestamps, db.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.email.split("@")[0]
+        return display_name(self.name, self.email)
 
     @property
     def initials(self) -> str:

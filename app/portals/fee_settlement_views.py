@@ -2,7 +2,6 @@
 
 from flask import request
 
-from app.extensions import db
 from app.loaders import load_fee_settlement
 from app.services import fee_settlements, receipts
 from app.web import render
@@ -15,12 +14,7 @@ ENDPOINTS = {  # portal -> (settlement detail, receipt)
 
 
 def history_page(template: str, portal: str):
-    pagination = db.paginate(
-        fee_settlements.settlements_query(),
-        page=request.args.get("page", 1, type=int),
-        per_page=PAGE_SIZE,
-        error_out=False,
-    )
+    pagination = fee_settlements.settlement_page(request.args.get("page", 1, type=int), PAGE_SIZE)
     return render(
         template,
         partial="admin/platform_fees/partials/_settlements.html",

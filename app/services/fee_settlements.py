@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -34,6 +35,7 @@ from app.models import (
 )
 from app.models.base import MONEY, utcnow
 from app.models.rollups import NO_KEY
+from app.models.users import display_name
 from app.services import audit, fees, notifications, rollups
 from app.services.reports import Page
 
@@ -370,16 +372,58 @@ def partners_with_fees() -> list | None:
     return db.session.execute(stmt.order_by(ChannelPartner.company_name)).all()
 
 
-def settlements_query() -> sa.Select:
-    """Settlements, newest first, with what the lists show of the settler and the bank slip."""
+class SettlementRow(NamedTuple):
+    """A settlement as the history tables show it: plain columns, not the settlement with two loaded objects."""
+
+    id: uuid.UUID
+    settled_at: datetime
+    amount: Decimal
+    lead_count: int
+    notes: str | None
+    bank_slip_file_id: uuid.UUID | None
+    slip_name: str | None  # the bank slip's file name
+    settler_own_name: str | None
+    settler_email: str | None
+
+    @property
+    def settler_name(self) -> str | None:
+        return display_name(self.settler_own_name, self.settler_email) if self.settler_email else None
+
+
+@lru_cache(maxsize=1)
+def _settlement_rows() -> sa.Select:
+    settlement = PlatformFeeSettlement
     return (
-        sa.select(PlatformFeeSettlement)
-        .options(
-            joinedload(PlatformFeeSettlement.settler).load_only(User.name, User.email),
-            joinedload(PlatformFeeSettlement.bank_slip).load_only(StoredFile.original_name),
+        sa.select(
+            settlement.id,
+            settlement.settled_at,
+            settlement.amount,
+            settlement.lead_count,
+            settlement.notes,
+            settlement.bank_slip_file_id,
+            StoredFile.original_name,
+            User.name,
+            User.email,
         )
-        .order_by(PlatformFeeSettlement.settled_at.desc(), PlatformFeeSettlement.id)
+        .outerjoin(StoredFile, StoredFile.id == settlement.bank_slip_file_id)
+        .outerjoin(User, User.id == settlement.settled_by)
+        .order_by(settlement.settled_at.desc(), settlement.id)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
     )
+
+
+def recent_settlements(limit: int) -> list[SettlementRow]:
+    """The newest settlements, newest first."""
+    return [SettlementRow(*row) for row in db.session.execute(_settlement_rows(), {"limit": limit, "offset": 0})]
+
+
+def settlement_page(page: int, per_page: int) -> Page:
+    """One page of every settlement, newest first."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(PlatformFeeSettlement))
+    page = min(max(page or 1, 1), max(1, -(-total // per_page)))
+    rows = db.session.execute(_settlement_rows(), {"limit": per_page, "offset": (page - 1) * per_page})
+    return Page(items=[SettlementRow(*row) for row in rows], page=page, per_page=per_page, total=total)
 
 
 def settlement_items(settlement: PlatformFeeSettlement) -> list[PlatformFeeSettlementItem]:

@@ -1,13 +1,16 @@
 """The one place platform fees are computed (SPEC section 2.3)."""
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import PlatformFeeConfig
+from app.models import PlatformFeeConfig, User
+from app.models.users import display_name
 from app.services import audit
 
 CENT = Decimal("0.01")
@@ -89,10 +92,34 @@ def apply_to_lead(lead, global_rule: FeeRule | None = None) -> FeeResult | None:
     return result
 
 
-def rule_history(limit: int = 50) -> list[PlatformFeeConfig]:
+class RuleRow(NamedTuple):
+    """A global rule as its history shows it, with its author's name (plain columns, not a rule and a user)."""
+
+    id: uuid.UUID
+    fee_type: str
+    fee_value: Decimal
+    is_active: bool
+    effective_from: datetime
+    notes: str | None
+    author_own_name: str | None
+    author_email: str | None
+
+    @property
+    def author_name(self) -> str | None:
+        return display_name(self.author_own_name, self.author_email) if self.author_email else None
+
+
+def rule_history(limit: int = 50) -> list[RuleRow]:
     """The global rules, newest first (old rows are kept as they were, never edited)."""
-    stmt = sa.select(PlatformFeeConfig).order_by(PlatformFeeConfig.effective_from.desc()).limit(limit)
-    return list(db.session.scalars(stmt.options(joinedload(PlatformFeeConfig.author))))  # the history shows authors
+    config = PlatformFeeConfig
+    stmt = (
+        sa.select(config.id, config.fee_type, config.fee_value, config.is_active, config.effective_from, config.notes)
+        .add_columns(User.name, User.email)
+        .outerjoin(User, User.id == config.created_by)
+        .order_by(config.effective_from.desc())
+        .limit(limit)
+    )
+    return [RuleRow(*row) for row in db.session.execute(stmt)]
 
 
 def set_global_rule(fee_type: str, value: Decimal, note: str | None, actor) -> PlatformFeeConfig:

@@ -86,7 +86,7 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
         waiting_reason=fee_settlements.waiting_reason,
         settle_form=settle_form or _new_settle_form(),
         settle_error=settle_error,
-        recent=db.session.scalars(fee_settlements.settlements_query().limit(10)).all(),
+        recent=fee_settlements.recent_settlements(10),
     )
 
 
