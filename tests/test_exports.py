@@ -115,6 +115,7 @@ def test_cp_statement_pdf(app, data):
 def test_report_pdf_has_title_filters_totals_and_page_numbers_over_many_pages(app, data):
     for i in range(70):
         factories.make_lead(data["a"], title=f"Zoë Łukasz {i}", lead_value="10", category_id=data["solar"].id)
+    factories.make_lead(data["a"], title="Two\nlines", lead_value="10")  # a cell is one line (rows have one height)
     db.session.commit()
     client = super_client(app)
     text, pages = pdf_text(client.post("/super/reports/export.pdf", data={"cp": str(data["a"].id)}))
@@ -124,7 +125,7 @@ def test_report_pdf_has_title_filters_totals_and_page_numbers_over_many_pages(ap
         and "Filters: From: the beginning; To: today; Channel partner: Ødegaard & Co." in text
     )
     assert "Generated at" in text and f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
-    assert "Zoë Łukasz 5" in text and "Beta big deal" not in text
+    assert "Zoë Łukasz 5" in text and "Two lines" in text and "Beta big deal" not in text
     assert text.count("Gross") >= pages  # the header row repeats on every page
     totals = reports.report_totals(ReportFilters(cp_id=data["a"].id))
     assert f"{totals['gross_commission']:.2f}" in text.split("Totals")[-1]

@@ -225,7 +225,13 @@ def _styles(regular: str, bold: str) -> dict:
 
 
 def _clip(text: str, limit: int) -> str:
+    """One line of at most `limit` characters (a table cell of the report is one line high)."""
+    text = " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
     return text if not limit or len(text) <= limit else text[: limit - 1] + "…"
+
+
+TABLE_FONT_SIZE, TABLE_PADDING = 7, 2
+BODY_ROW_HEIGHT = TABLE_FONT_SIZE * 1.2 + 2 * TABLE_PADDING  # one line (reportlab's leading) and the paddings
 
 
 def _table_style(regular: str, bold: str, columns, body_rows: int):
@@ -234,15 +240,15 @@ def _table_style(regular: str, bold: str, columns, body_rows: int):
 
     last = body_rows + 1
     commands = [
-        ("FONT", (0, 0), (-1, -1), regular, 7),
+        ("FONT", (0, 0), (-1, -1), regular, TABLE_FONT_SIZE),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1e3a8a")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("ROWBACKGROUNDS", (0, 1), (-1, last - 1), [colors.white, colors.HexColor("#f3f5f9")]),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#e5e7eb")),
-        ("FONT", (0, last), (-1, last), bold, 7),
+        ("FONT", (0, last), (-1, last), bold, TABLE_FONT_SIZE),
         ("LINEABOVE", (0, last), (-1, last), 1, colors.HexColor("#1e3a8a")),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), TABLE_PADDING),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), TABLE_PADDING),
     ]
     for i, column in enumerate(columns):
         if column.kind == "money":
@@ -278,7 +284,10 @@ def report_pdf(rows, columns, *, title: str, filters: list, totals: dict, summar
         data.append(["No rows match these filters."] + [""] * (len(columns) - 1))
         body_rows = 1
     data.append(totals_cells(totals, columns))
-    table = Table(data, colWidths=[c.width for c in columns], repeatRows=1)
+    # Every row but the header is one line (_clip): giving its height spares reportlab measuring every cell
+    # again each time it splits the table at a page end (10,000 rows: 5.2 -> x s).
+    heights = [None] + [BODY_ROW_HEIGHT] * (len(data) - 1)
+    table = Table(data, colWidths=[c.width for c in columns], rowHeights=heights, repeatRows=1)
     table.setStyle(_table_style(regular, bold, columns, body_rows))
     story.append(table)
     buffer = io.BytesIO()
