@@ -26,7 +26,7 @@ from app.portals.lead_forms import (
     prefix_for,
 )
 from app.services import commissions, fees, leads_query, pipeline, storage
-from app.web import is_htmx_partial, render
+from app.web import is_htmx_partial, render, url_for_id
 
 DETAIL_TEMPLATES = {"cp": "cp/leads/detail.html", "admin": "admin/leads/detail.html"}
 
@@ -57,7 +57,7 @@ def template_helpers() -> dict:
         "kanban_cursor": leads_query.card_cursor,
         "board_args": board_args,
         "partner_label": leads_query.partner_label,
-        "lead_url": lead_urls(),
+        "lead_url": lead_url,
         "card_html": lambda card, portal: card_html(card, portal, now),
     }
 
@@ -76,21 +76,9 @@ def _card_html(card, portal: str, ago_text: str, _script_root: str, _currency: s
     return macro(card, portal, url_for(f"{portal}.lead_detail", lead_id=card.id), ago_text)
 
 
-_ID_SLOT = "00000000-0000-0000-0000-000000000000"
-
-
-def lead_urls():
-    """lead_url(endpoint, lead_id): url_for(endpoint, lead_id=...) for a board of cards or a page of rows. Each
-    endpoint's URL is built once per render, then only the id changes (url_for costs more than the rest of a card)."""
-    built = {}
-
-    def lead_url(endpoint: str, lead_id) -> str:
-        url = built.get(endpoint)
-        if url is None:
-            url = built[endpoint] = url_for(endpoint, lead_id=_ID_SLOT)
-        return url.replace(_ID_SLOT, str(lead_id))
-
-    return lead_url
+def lead_url(endpoint: str, lead_id) -> str:
+    """url_for(endpoint, lead_id=...) for a board of cards or a page of rows (see web.url_for_id)."""
+    return url_for_id(endpoint, lead_id=lead_id)
 
 
 def board_args(filters) -> dict:

@@ -80,7 +80,13 @@ def overdue_cutoff(now: datetime | None = None) -> datetime:
 
 
 def is_overdue(tx: CommissionTransaction, now: datetime | None = None) -> bool:
-    return tx.status != "void" and tx.fee_settled_at is None and tx.won_at < overdue_cutoff(now)
+    return overdue_test(now)(tx)
+
+
+def overdue_test(now: datetime | None = None):
+    """is_overdue for a table of fees: the cutoff is computed once, not per row."""
+    cutoff = overdue_cutoff(now)
+    return lambda tx: tx.status != "void" and tx.fee_settled_at is None and tx.won_at < cutoff
 
 
 def collectable() -> sa.ColumnElement[bool]:

@@ -46,5 +46,5 @@ def dashboard():
         totals=totals,
         chart=None if is_htmx_partial() else income_chart(fee_settlements.monthly(MONTHS)),  # the pager: table only
         pagination=pagination,
-        is_overdue=fee_settlements.is_overdue,
+        is_overdue=fee_settlements.overdue_test(),
     )

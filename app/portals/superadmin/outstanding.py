@@ -23,6 +23,6 @@ def outstanding():
         fee_filter=fee_filter,
         partners=fee_settlements.partners_with_fees(),
         totals=totals,
-        is_overdue=fee_settlements.is_overdue,
+        is_overdue=fee_settlements.overdue_test(),
         overdue_days=current_app.config["FEE_OVERDUE_DAYS"],
     )
