@@ -521,34 +521,52 @@ def test_a_redrawn_board_shows_each_cards_latest_title_value_age_and_partner(app
     assert "Northwind Traders" in card(admin, "admin")
 
 
-def test_unfiltered_board_heads_and_list_counts_follow_the_leads(app, world):
-    """With no filter, the boards' column heads and the lists' counts come from the maintained rollups: after
-    moves, a win, a loss of a won lead, a reallocation and a deletion they still equal the leads themselves, for
-    a partner and for staff, and the page shows them."""
+def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app, world):
+    """With no filter, a stage, a category, or both, the boards' column heads and the lists' counts come from the
+    maintained rollups: after moves, a win, a loss of a won lead, a reallocation and a deletion they still equal the
+    leads themselves, for a partner and for staff, and the page shows them."""
     from app.models.leads import STAGES
     from app.services import pipeline
 
     cp, other, admin, owner = world["cp"], world["other"], world["admin"], world["super"]
+    solar, wind = factories.make_category(), factories.make_category()
+    Filters = leads_query.LeadFilters
 
-    def truth(partner=None):
+    def truth(partner=None, category=None):
         stmt = sa.select(Lead.kanban_stage, sa.func.count(), sa.func.coalesce(sa.func.sum(Lead.lead_value), 0))
         if partner is not None:
             stmt = stmt.where(Lead.allocated_to == partner.id)
+        if category is not None:
+            stmt = stmt.where(Lead.category_id == category.id)
         rows = db.session.execute(stmt.group_by(Lead.kanban_stage))
         found = {stage: (count, Decimal(total)) for stage, count, total in rows}
         return {stage: found.get(stage, (0, Decimal(0))) for stage in STAGES}
 
+    def listed(filters, partner=None) -> int:
+        return leads_query.list_page(filters, 1, assigned_to=partner.id if partner else None).total
+
     def check():
         db.session.commit()
-        for partner in (cp, other, None):
-            scope = partner.id if partner is not None else None
-            assert leads_query.column_totals(leads_query.LeadFilters(), scope) == truth(partner)
-            listed = leads_query.list_page(leads_query.LeadFilters(), 1, assigned_to=scope).total
-            assert listed == sum(count for count, _total in truth(partner).values())
+        for partner in (cp, other):
+            assert leads_query.column_totals(Filters(), partner.id) == truth(partner)
+            assert listed(Filters(), partner) == sum(count for count, _total in truth(partner).values())
+            assert listed(Filters(stage="won"), partner) == truth(partner)["won"][0]
+        for category in (None, solar, wind):
+            assert leads_query.column_totals(Filters(category_id=category and category.id)) == truth(None, category)
+            everything = truth(None, category)
+            assert listed(Filters(category_id=category and category.id)) == sum(n for n, _t in everything.values())
+            for stage in ("new", "won", "lost"):
+                assert listed(Filters(stage=stage, category_id=category and category.id)) == everything[stage][0]
 
     with app.test_request_context():
         deals = [
-            factories.make_lead(assignee=cp, title=f"Deal {n}", lead_value=str(1000 * n), commission_amount="100")
+            factories.make_lead(
+                assignee=cp,
+                title=f"Deal {n}",
+                lead_value=str(1000 * n),
+                commission_amount="100",
+                category_id=(solar if n % 2 else wind).id,
+            )
             for n in range(1, 5)
         ]
         check()

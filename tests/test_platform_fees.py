@@ -292,7 +292,7 @@ def test_settled_history_links_slip_and_receipt(app):
     for path in ("/admin/platform-fees", "/admin/platform-fees/settlements"):
         body = client.get(path).get_data(as_text=True)
         assert f"/files/{settlement.bank_slip_file_id}" in body and ">slip.pdf</a>" in body
-        assert "<td>Ada Admin</td>" in body and "<td class=\"small\">Q1</td>" in body  # who settled it, the note
+        assert "<td>Ada Admin</td>" in body and '<td class="small">Q1</td>' in body  # who settled it, the note
         assert f"/admin/platform-fees/settlements/{settlement.id}/receipt.pdf" in body
     assert client.get(f"/files/{settlement.bank_slip_file_id}").data == PDF
 

@@ -143,17 +143,20 @@ def _criteria(filters: LeadFilters, assigned_to=None, stage: bool = True) -> dic
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _unfiltered(criteria: dict) -> bool:
-    """No filter but the partner whose leads these are: the maintained rollups know the counts and totals."""
-    return set(criteria) <= {"assigned_to"}
+def _rollup_sums(criteria: dict, measures) -> dict | None:
+    """Figures over the leads these filters find, from the maintained rollups, when the filters are at most a stage
+    and either the partner whose leads these are or a category; None when the rollups cannot tell.
 
-
-def _rollup_sums(assigned_to, measures) -> dict:
-    """Figures over every lead of a partner (its all-time rollup row: a lead counts for the partner it is allocated
-    to, its commission's partner being the same one) or of the platform (the month rows), from app.services.rollups."""
-    if assigned_to is None:
+    A lead counts in a partner's rollup rows for the partner it is allocated to (its commission's partner is the
+    same one); the platform's month rows are kept per category."""
+    scope = set(criteria) - {"stage"}
+    if not scope:
         return rollups.platform_sums(measures=measures)
-    return rollups.partner_sums(assigned_to, measures)
+    if scope == {"assigned_to"}:
+        return rollups.partner_sums(criteria["assigned_to"], measures)
+    if scope == {"category"}:
+        return rollups.category_sums(criteria["category"], measures)
+    return None
 
 
 def _where(stmt, names: tuple):
@@ -270,8 +273,10 @@ def list_page(filters: LeadFilters, page: int = 1, assigned_to=None, per_page: i
         return [LeadRow(*row) for row in db.session.execute(stmt, {**criteria, "offset": offset})]
 
     def count() -> int:
-        if _unfiltered(criteria):
-            return min(_rollup_sums(assigned_to, ("rows",))["rows"], COUNT_CAP + 1)
+        measure = f"stage_{criteria['stage']}" if "stage" in criteria else "rows"
+        sums = _rollup_sums(criteria, (measure,))
+        if sums is not None:
+            return min(sums[measure], COUNT_CAP + 1)
         return db.session.scalar(_count_statement(names), criteria)
 
     pagination = RowsPage(page=max(page, 1), per_page=per_page, error_out=False, read_rows=read, read_count=count)
@@ -319,8 +324,8 @@ def _totals_statement(names: tuple, stages: tuple):
 def column_totals(filters: LeadFilters, assigned_to=None, stages=STAGES) -> dict[str, tuple[int, Decimal]]:
     """Count and lead-value total per stage, in one query (the board's filters: all but the stage)."""
     criteria = _criteria(filters, assigned_to, stage=False)
-    if _unfiltered(criteria):
-        sums = _rollup_sums(assigned_to, [m for stage in stages for m in (f"stage_{stage}", f"stage_{stage}_value")])
+    sums = _rollup_sums(criteria, [m for stage in stages for m in (f"stage_{stage}", f"stage_{stage}_value")])
+    if sums is not None:
         return {stage: (sums[f"stage_{stage}"], sums[f"stage_{stage}_value"]) for stage in stages}
     stmt = _totals_statement(tuple(criteria), tuple(stages))
     return {stage: (count, Decimal(total)) for stage, count, total in db.session.execute(stmt, criteria)}

@@ -622,6 +622,17 @@ def platform_sums_split(
 
 
 @lru_cache(maxsize=16)
+def _category_statement(measures: tuple) -> sa.Select:
+    table = DailyRollup
+    return sa.select(*_sums(table, measures)).where(table.period == MONTH, table.category_key == sa.bindparam("cat"))
+
+
+def category_sums(category_id, measures=MEASURES) -> dict:
+    """The platform figures of one category over all time (its month rows)."""
+    return values(db.session.execute(_category_statement(tuple(measures)), {"cat": category_id}).one(), measures)
+
+
+@lru_cache(maxsize=16)
 def _partner_statement(measures: tuple) -> sa.Select:
     table = PartnerMonthlyRollup
     return sa.select(*_sums(table, measures)).where(table.cp_key == sa.bindparam("cp_key"), table.month == ALL_TIME)
