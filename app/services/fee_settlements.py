@@ -370,12 +370,18 @@ PICKER_LIMIT = 300
 def partners_with_fees() -> list | None:
     """(id, company_name) of every partner with a fee, for the filter's picker; None when there are too many
     partners for a list (the page then shows a name search instead of a 10,000-option menu)."""
-    first = sa.select(ChannelPartner.id).limit(PICKER_LIMIT + 1).subquery()
-    if db.session.scalar(sa.select(sa.func.count()).select_from(first)) > PICKER_LIMIT:
+    count, listing = _picker_statements()
+    if db.session.scalar(count) > PICKER_LIMIT:
         return None
+    return db.session.execute(listing).all()
+
+
+@lru_cache(maxsize=1)
+def _picker_statements() -> tuple[sa.Select, sa.Select]:
+    first = sa.select(ChannelPartner.id).limit(PICKER_LIMIT + 1).subquery()
     has_fee = sa.exists().where(CT.cp_id == ChannelPartner.id, CT.status != "void")
-    stmt = sa.select(ChannelPartner.id, ChannelPartner.company_name).where(has_fee)
-    return db.session.execute(stmt.order_by(ChannelPartner.company_name)).all()
+    listing = sa.select(ChannelPartner.id, ChannelPartner.company_name).where(has_fee)
+    return sa.select(sa.func.count()).select_from(first), listing.order_by(ChannelPartner.company_name)
 
 
 class SettlementRow(NamedTuple):

@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -111,15 +112,19 @@ class RuleRow(NamedTuple):
 
 def rule_history(limit: int = 50) -> list[RuleRow]:
     """The global rules, newest first (old rows are kept as they were, never edited)."""
+    return [RuleRow(*row) for row in db.session.execute(_history_statement(), {"limit": limit})]
+
+
+@lru_cache(maxsize=1)
+def _history_statement() -> sa.Select:
     config = PlatformFeeConfig
-    stmt = (
+    return (
         sa.select(config.id, config.fee_type, config.fee_value, config.is_active, config.effective_from, config.notes)
         .add_columns(User.name, User.email)
         .outerjoin(User, User.id == config.created_by)
         .order_by(config.effective_from.desc())
-        .limit(limit)
+        .limit(sa.bindparam("limit"))
     )
-    return [RuleRow(*row) for row in db.session.execute(stmt)]
 
 
 def set_global_rule(fee_type: str, value: Decimal, note: str | None, actor) -> PlatformFeeConfig:
