@@ -44,6 +44,13 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import csrf, db, limiter, login_manager, migrate, redis_handle, sock
 
     os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # Prepared statements are kept between requests (app/transactions.py), each still planned for its values.
+        connect_args = {"options": "-c plan_cache_mode=force_custom_plan"}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": connect_args,
+        }
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -56,6 +63,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.session_protection = "basic"
+    from app.transactions import register_read_only_commit
+
+    register_read_only_commit(app)
 
     @login_manager.user_loader
     def load_user(token: str):
