@@ -435,6 +435,7 @@ def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, wor
     for n in range(40):
         factories.make_lead(
             assignee=(cp, other, None)[n % 3],
+            originator=cp if n % 5 in (1, 3) else None,  # some of them allocated to cp too, most elsewhere
             title=f"{'Deal' if n % 2 else 'deal'} {n % 7}",
             category_id=categories[n % 4].id if n % 4 < 3 else None,
             kanban_stage=stages[n % 7],
@@ -455,6 +456,14 @@ def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, wor
         args = {**filters.args(), "page": page}
         seen += _row_ids(client.get("/admin/leads", query_string=args).get_data(as_text=True))
     assert seen == expected
+    partners = query.where(sa.or_(Lead.allocated_to == cp.id, Lead.originated_by == cp.id))  # the admin's cp filter
+    seen = []
+    for page in (1, 2):
+        args = {**filters.args(), "cp": str(cp.id), "page": page}
+        body = client.get("/admin/leads", query_string=args).get_data(as_text=True)
+        seen += _row_ids(body)
+    assert seen == [str(i) for i in db.session.scalars(partners)]
+    assert f"{len(seen)} leads<" in body
     mine = [str(i) for i in db.session.scalars(query.where(Lead.allocated_to == cp.id))]
     body = client_for(app, cp.user).get("/cp/leads/assigned", query_string=filters.args()).get_data(as_text=True)
     assert _row_ids(body) == mine[: leads_query.PAGE_SIZE]
@@ -551,6 +560,10 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
             assert leads_query.column_totals(Filters(), partner.id) == truth(partner)
             assert listed(Filters(), partner) == sum(count for count, _total in truth(partner).values())
             assert listed(Filters(stage="won"), partner) == truth(partner)["won"][0]
+            theirs = sa.or_(Lead.allocated_to == partner.id, Lead.originated_by == partner.id)  # staff's cp filter
+            for stage in (None, "won", "new"):
+                found = sa.select(sa.func.count()).where(theirs, *([Lead.kanban_stage == stage] if stage else []))
+                assert listed(Filters(cp_id=partner.id, stage=stage)) == db.session.scalar(found)
         for category in (None, solar, wind):
             assert leads_query.column_totals(Filters(category_id=category and category.id)) == truth(None, category)
             everything = truth(None, category)
@@ -559,6 +572,8 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
                 assert listed(Filters(stage=stage, category_id=category and category.id)) == everything[stage][0]
 
     with app.test_request_context():
+        factories.make_lead(originator=cp, title="Sent in by cp, still waiting")
+        factories.make_lead(assignee=other, originator=cp, title="Sent in by cp, given to other")
         deals = [
             factories.make_lead(
                 assignee=cp,

@@ -222,10 +222,24 @@ def _list_statement(names: tuple, sort: str, direction: str, staff: bool, per_pa
     """A page of rows: the page is chosen over the leads' own columns (sorted, limited, offset by the bind
     parameter `offset`), then joined to the category and partner names, so only its rows are joined."""
     key = SORTS[sort]
-    page = _where(sa.select(*ROW_COLUMNS, Lead.category_id, key.label("sort_key")), names)
-    if sort == "category":
-        page = page.outerjoin(Category, Category.id == Lead.category_id)
-    page = page.order_by(_order(key, sort, direction), Lead.id).limit(per_page).offset(sa.bindparam("offset"))
+
+    def sorted_rows(filters: tuple, *conditions, limit):
+        rows = _where(sa.select(*ROW_COLUMNS, Lead.category_id, key.label("sort_key")), filters).where(*conditions)
+        if sort == "category":
+            rows = rows.outerjoin(Category, Category.id == Lead.category_id)
+        return rows.order_by(_order(key, sort, direction), Lead.id).limit(limit)
+
+    offset = sa.bindparam("offset", type_=sa.Integer)
+    if "cp" in names:
+        # The partner filter is "allocated to or originated by": an OR reads and sorts every lead of both, while
+        # each half alone is read in index order up to the end of the page; the page is cut from their merge.
+        others = tuple(name for name in names if name != "cp")
+        halves = [sorted_rows(others, *half, limit=offset + per_page).subquery() for half in _partner_halves()]
+        merged = sa.union_all(*(sa.select(*half.c) for half in halves)).subquery()
+        page = sa.select(*merged.c).order_by(_order(merged.c.sort_key, sort, direction), merged.c.id)
+        page = page.limit(per_page).offset(offset)
+    else:
+        page = sorted_rows(names, limit=per_page).offset(offset)
     rows = page.subquery()
     category, partner = Category.__table__, ChannelPartner.__table__
     stmt = (
@@ -238,17 +252,50 @@ def _list_statement(names: tuple, sort: str, direction: str, staff: bool, per_pa
     return stmt.add_columns(sa.null())
 
 
+def _partner_halves() -> tuple:
+    """The partner filter ("cp": allocated to or originated by the partner) as two disjoint sets of conditions."""
+    partner = sa.bindparam("cp", type_=Lead.allocated_to.type)
+    elsewhere = sa.or_(Lead.allocated_to.is_(None), Lead.allocated_to != partner)
+    return ((Lead.allocated_to == partner,), (Lead.originated_by == partner, elsewhere))
+
+
 def _order(column, sort: str, direction: str):
     order = column.asc() if direction == "asc" else column.desc()
     # NULLS LAST on a NOT NULL column only stops index use
     return order if sort in NEVER_NULL_SORTS else order.nulls_last()
 
 
+def _count(criteria: dict) -> int:
+    """How many leads the filters find (see _count_statement for its cap): from the rollups when they know it, and
+    for the partner filter the partner's allocated leads from its rollup row plus the others counted."""
+    measure = f"stage_{criteria['stage']}" if "stage" in criteria else "rows"
+    sums = _rollup_sums(criteria, (measure,))
+    if sums is not None:
+        return sums[measure]
+    if set(criteria) - {"stage"} == {"cp"}:
+        allocated = rollups.partner_sums(criteria["cp"], (measure,))[measure]
+        return allocated + db.session.scalar(_originated_elsewhere_count(tuple(criteria)), criteria)
+    return db.session.scalar(_count_statement(tuple(criteria)), criteria)
+
+
+@lru_cache(maxsize=8)
+def _originated_elsewhere_count(names: tuple):
+    others = tuple(name for name in names if name != "cp")
+    stmt = _where(sa.select(Lead.id), others).where(*_partner_halves()[1]).limit(COUNT_CAP + 1).subquery()
+    return sa.select(sa.func.count()).select_from(stmt)
+
+
 @lru_cache(maxsize=256)
 def _count_statement(names: tuple):
     """How many leads the filters find, counting no further than COUNT_CAP + 1: a page of a million leads need
-    not count them all to say "More than 10,000" (and a partner's or a narrow filter's count stays exact)."""
-    capped = _where(sa.select(Lead.id), names).limit(COUNT_CAP + 1).subquery()
+    not count them all to say "More than 10,000" (and a partner's or a narrow filter's count stays exact).
+    The partner filter counts its two halves (see _list_statement) rather than an OR of them."""
+    if "cp" in names:
+        others = tuple(name for name in names if name != "cp")
+        halves = [_where(sa.select(Lead.id), others).where(*half).limit(COUNT_CAP + 1) for half in _partner_halves()]
+        capped = sa.union_all(*(sa.select(h.subquery().c.id) for h in halves)).limit(COUNT_CAP + 1).subquery()
+    else:
+        capped = _where(sa.select(Lead.id), names).limit(COUNT_CAP + 1).subquery()
     return sa.select(sa.func.count()).select_from(capped)
 
 
@@ -266,18 +313,13 @@ def list_page(filters: LeadFilters, page: int = 1, assigned_to=None, per_page: i
     """One page of LeadRows with their category's name (and partner's, for staff), and the count of the
     leads found, capped (see _count_statement); notes and evidence load when a row is opened."""
     criteria = _criteria(filters, assigned_to)
-    names = tuple(criteria)
-    stmt = _list_statement(names, filters.sort, filters.direction, assigned_to is None, per_page)
+    stmt = _list_statement(tuple(criteria), filters.sort, filters.direction, assigned_to is None, per_page)
 
     def read(offset: int) -> list[LeadRow]:
         return [LeadRow(*row) for row in db.session.execute(stmt, {**criteria, "offset": offset})]
 
     def count() -> int:
-        measure = f"stage_{criteria['stage']}" if "stage" in criteria else "rows"
-        sums = _rollup_sums(criteria, (measure,))
-        if sums is not None:
-            return min(sums[measure], COUNT_CAP + 1)
-        return db.session.scalar(_count_statement(names), criteria)
+        return min(_count(criteria), COUNT_CAP + 1)
 
     pagination = RowsPage(page=max(page, 1), per_page=per_page, error_out=False, read_rows=read, read_count=count)
     pagination.capped = pagination.total > COUNT_CAP
