@@ -534,7 +534,7 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
     """With no filter, a stage, a category, or both, the boards' column heads and the lists' counts come from the
     maintained rollups: after moves, a win, a loss of a won lead, a reallocation and a deletion they still equal the
     leads themselves, for a partner and for staff, and the page shows them."""
-    from app.models.leads import STAGES
+    from app.models.leads import ALLOCATION_STATUSES, STAGES
     from app.services import pipeline
 
     cp, other, admin, owner = world["cp"], world["other"], world["admin"], world["super"]
@@ -570,9 +570,16 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
             assert listed(Filters(category_id=category and category.id)) == sum(n for n, _t in everything.values())
             for stage in ("new", "won", "lost"):
                 assert listed(Filters(stage=stage, category_id=category and category.id)) == everything[stage][0]
+                for allocation in ALLOCATION_STATUSES:
+                    found = sa.select(sa.func.count()).where(Lead.kanban_stage == stage)
+                    found = found.where(Lead.allocation_status == allocation)
+                    if category is not None:
+                        found = found.where(Lead.category_id == category.id)
+                    filters = Filters(stage=stage, allocation=allocation, category_id=category and category.id)
+                    assert listed(filters) == db.session.scalar(found), (stage, allocation, category)
 
     with app.test_request_context():
-        factories.make_lead(originator=cp, title="Sent in by cp, still waiting")
+        factories.make_lead(originator=cp, title="Sent in by cp, still waiting", category_id=solar.id)
         factories.make_lead(assignee=other, originator=cp, title="Sent in by cp, given to other")
         deals = [
             factories.make_lead(

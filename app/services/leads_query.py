@@ -275,7 +275,14 @@ def _count(criteria: dict) -> int:
     if set(criteria) - {"stage"} == {"cp"}:
         allocated = rollups.partner_sums(criteria["cp"], (measure,))[measure]
         return allocated + db.session.scalar(_originated_elsewhere_count(tuple(criteria)), criteria)
-    return db.session.scalar(_count_statement(tuple(criteria)), criteria)
+    statement = _count_statement(tuple(criteria))
+    if criteria.get("allocation") == "allocated" and set(criteria) - {"stage", "category"} == {"allocation"}:
+        # Allocated = all of them (rollups) - the few waiting for allocation, when those are few enough to count.
+        everyone = _rollup_sums({k: v for k, v in criteria.items() if k != "allocation"}, (measure,))[measure]
+        waiting = db.session.scalar(statement, {**criteria, "allocation": "pending"})
+        if waiting <= COUNT_CAP:
+            return everyone - waiting
+    return db.session.scalar(statement, criteria)
 
 
 @lru_cache(maxsize=8)
