@@ -1,7 +1,7 @@
 """Rendering helpers, error pages and security headers shared by every portal."""
 
 from decimal import Decimal
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 from flask import current_app, g, has_request_context, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -90,6 +90,13 @@ def url_for_id(endpoint: str, **one_id) -> str:
     return url.replace(_ID_SLOT, str(value))
 
 
+@lru_cache(maxsize=256)
+def chart_card(chart) -> str:
+    """A chart's card (SVG, download link, data table), rendered once per chart data: charts are immutable and
+    hashable (app.services.charts), and the macro depends on nothing else."""
+    return current_app.jinja_env.get_template("_macros/charts.html").module.chart_card(chart)
+
+
 def register_template_helpers(app) -> None:
     # The app's symbol read directly, not through current_app: a board or a list formats hundreds of amounts.
     app.jinja_env.filters["money"] = lambda value, symbol=None: money(
@@ -98,6 +105,7 @@ def register_template_helpers(app) -> None:
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.globals["url_for_id"] = url_for_id
+    app.jinja_env.globals["chart_card"] = chart_card
 
     @app.context_processor
     def current_user_context():

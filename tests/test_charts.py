@@ -114,18 +114,16 @@ def test_analytics_series_on_the_fixed_data_set(app):
     report_data.build()
     rng = analytics.Range(date(2026, 1, 1), date(2026, 3, 31), "month")
     volume = analytics.lead_volume(rng)
-    assert volume.labels == ["Jan 2026", "Feb 2026", "Mar 2026"]
-    assert [s.values for s in volume.series] == [[1, 1, 1], [1, 2, 2]]  # created (unwon) leads; live wins
+    assert volume.labels == ("Jan 2026", "Feb 2026", "Mar 2026")  # charts hold tuples: they are cache keys
+    assert [s.values for s in volume.series] == [(1, 1, 1), (1, 2, 2)]  # created (unwon) leads; live wins
     rate = analytics.win_rate(rng)
-    assert rate.series[0].values == [50.0, 100.0, 100.0]
+    assert rate.series[0].values == (50.0, 100.0, 100.0)
     revenue = analytics.revenue(rng)
-    assert revenue.series[1].values == [Decimal("100.00"), Decimal("130.00"), Decimal("71.67")]
+    assert revenue.series[1].values == (Decimal("100.00"), Decimal("130.00"), Decimal("71.67"))
     top = analytics.top_partners(rng)
-    assert top.labels == ["Ødegaard & Co.", "Beta Ltd"] and top.series[0].values == [
-        Decimal("17300.00"),
-        Decimal("8000.00"),
-    ]
-    assert dict(top.extra_columns)["Win rate"] == ["80.0 %", "100.0 %"]
+    assert top.labels == ("Ødegaard & Co.", "Beta Ltd")
+    assert top.series[0].values == (Decimal("17300.00"), Decimal("8000.00"))
+    assert dict(top.extra_columns)["Win rate"] == ("80.0 %", "100.0 %")
 
 
 def test_range_defaults_and_guards():
@@ -160,6 +158,24 @@ def test_analytics_page_and_htmx_partial(boss_client):
     assert html.count("<details") == 5 and html.count('role="img"') == 5
     partial = boss_client.get("/super/analytics?group=week", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in partial and 'id="analytics-charts"' in partial and "_week" in partial
+
+
+def test_the_analytics_page_follows_the_data_it_was_drawn_from(boss_client):
+    """Charts are drawn once per data (memoized on the immutable chart): the same data draws the same markup
+    without drawing it again, and a new won deal shows at once in the chart and its data table."""
+    assert sample().svg is sample().svg  # equal charts, one drawing
+    assert sample().svg != sample(currency="€").svg
+    path = "/super/analytics?date_from=2026-01-01&date_to=2026-03-31&group=month"
+    before = boss_client.get(path).get_data(as_text=True)
+    assert "$30,300.00" not in before
+    partner = factories.make_partner(company="Late Closer")
+    factories.make_lead(
+        partner, title="Big one", kanban_stage="won", lead_value="30300", created_at=datetime(2026, 2, 3)
+    )
+    db.session.commit()
+    after = boss_client.get(path).get_data(as_text=True)
+    top = after[after.index('id="chart-top-partners"') :]
+    assert "Late Closer" in top[: top.index("</figure>")] and "$30,300.00" in top[: top.index("</figure>")]
 
 
 def test_chart_svg_download_and_analytics_pdf(boss_client):

@@ -8,8 +8,9 @@ series with reportlab (app.services.exports).
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
@@ -21,22 +22,33 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif"
 TEXT, MUTED, GRID = "#374151", "#6b7280", "#e5e7eb"
 
 
-@dataclass
+def _frozen(value):
+    """Lists (and the lists inside them) as tuples: a chart is then hashable, so drawing it is memoized on its data."""
+    return tuple(_frozen(item) for item in value) if isinstance(value, list | tuple) else value
+
+
+@dataclass(frozen=True)
 class Series:
     name: str
-    values: list
+    values: tuple
     color: str = BLUE
-    colors: list | None = None  # one colour per bar, e.g. won green / lost red
+    colors: tuple | None = None  # one colour per bar, e.g. won green / lost red
+
+    def __post_init__(self):
+        object.__setattr__(self, "values", _frozen(self.values))
+        object.__setattr__(self, "colors", _frozen(self.colors))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Chart:
+    """A chart's data (immutable: `dataclasses.replace` makes a changed copy)."""
+
     key: str
     title: str
     description: str
     kind: str  # "line" | "bar"
-    labels: list[str]
-    series: list[Series]
+    labels: tuple[str, ...]
+    series: tuple[Series, ...]
     x_label: str = ""
     y_label: str = ""
     value_format: str = "count"  # count | money | percent
@@ -44,7 +56,11 @@ class Chart:
     download_url: str | None = None
     width: int = 720
     height: int = 320
-    extra_columns: list = field(default_factory=list)  # (header, [values]) shown only in the data table
+    extra_columns: tuple = ()  # (header, [values]) shown only in the data table
+
+    def __post_init__(self):
+        for name in ("labels", "series", "extra_columns"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     def fmt(self, value) -> str:
         if value is None:
@@ -68,7 +84,7 @@ class Chart:
 
     @property
     def svg(self) -> Markup:
-        return svg(self)
+        return svg(self)  # memoized on the chart's data
 
     def rows(self):
         """The data table: one row per label, one cell per series (formatted), then any extra columns."""
@@ -237,8 +253,10 @@ def _lines(chart: Chart, frame: _Frame) -> tuple[list[str], list[float]]:
     return parts, centres
 
 
+@lru_cache(maxsize=256)
 def svg(chart: Chart) -> Markup:
-    """The chart as one accessible <svg> element (also a valid standalone SVG document body)."""
+    """The chart as one accessible <svg> element (also a valid standalone SVG document body); a chart whose data
+    has not changed since it was last drawn is not drawn again."""
     frame = _Frame(chart)
     title_id, desc_id = f"chart-{chart.key}-title", f"chart-{chart.key}-desc"
     marks, centres = (_bars if chart.kind == "bar" else _lines)(chart, frame)

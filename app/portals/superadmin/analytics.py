@@ -1,5 +1,7 @@
 """Platform analytics (/super/analytics): charts over a date range, grouped by week or month, and their exports."""
 
+from dataclasses import replace
+
 from flask import Response, abort, current_app, request, url_for
 
 from app.portals.superadmin import bp
@@ -8,11 +10,14 @@ from app.web import render
 
 
 def _charts(rng: analytics.Range) -> list[charts.Chart]:
-    built = analytics.all_charts(rng, current_app.config["CURRENCY_SYMBOL"])
-    for chart in built:
-        chart.width = 1000 if chart.key == "revenue" else 600  # revenue spans the row; the others are half
-        chart.download_url = url_for("superadmin.analytics_chart_svg", name=chart.key, **rng.params())
-    return built
+    return [
+        replace(
+            chart,
+            width=1000 if chart.key == "revenue" else 600,  # revenue spans the row; the others are half
+            download_url=url_for("superadmin.analytics_chart_svg", name=chart.key, **rng.params()),
+        )
+        for chart in analytics.all_charts(rng, current_app.config["CURRENCY_SYMBOL"])
+    ]
 
 
 @bp.get("/analytics", endpoint="analytics")
