@@ -278,6 +278,9 @@ def test_the_ready_to_settle_count_follows_each_fee_from_won_to_settled(app):
     assert shown(overdue="1") == settled_by_button(overdue="1") == 1  # the one won 40 days ago
     settle(admin, ready_a)
     check(3, 1, 2)
+    body = client.get("/admin/platform-fees").get_data(as_text=True)  # its rows were drawn outstanding before
+    row = body[body.index(f'id="fee-{ready_a[0].id}"') :]
+    assert "Settled " in row[: row.index("</tr>")] and f'value="{ready_a[0].id}"' not in body
     recent = {"from": (utcnow() - timedelta(days=10)).date().isoformat()}
     assert shown(**recent) == settled_by_button(**recent) == 3
     assert shown(overdue="1") == settled_by_button(overdue="1") == 0

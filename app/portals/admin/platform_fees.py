@@ -3,8 +3,9 @@ and settling outstanding fees to the super admin in batches with a bank slip."""
 
 import uuid
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -83,11 +84,24 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
         pagination=pagination,
         is_overdue=fee_settlements.overdue_test(),
         settleable={tx.id for tx in pagination.items if tx.ready},
-        waiting_reason=fee_settlements.waiting_reason,
+        fee_row=fee_row,
         settle_form=settle_form or _new_settle_form(),
         settle_error=settle_error,
         recent=fee_settlements.recent_settlements(10),
     )
+
+
+def fee_row(tx, ready: bool, checked: bool, overdue: bool) -> str:
+    """One row of the fee list, memoized on everything it shows (as the kanban's cards are): a page of fees
+    that did not change since it was last shown is not rendered again."""
+    config = current_app.config
+    return _fee_row(tx, ready, checked, overdue, request.script_root, config["CURRENCY_SYMBOL"])
+
+
+@lru_cache(maxsize=5_000)  # ~1 KB a row
+def _fee_row(tx, ready: bool, checked: bool, overdue: bool, _script_root: str, _currency: str) -> str:
+    macro = current_app.jinja_env.get_template("admin/platform_fees/partials/_fee_row.html").module.fee_row
+    return macro(tx, ready, checked, overdue, "" if ready else fee_settlements.waiting_reason(tx))
 
 
 def _rule_context(rule_form=None) -> dict:
