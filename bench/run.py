@@ -65,8 +65,10 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_db = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/leadflow_bench"
     parser.add_argument("--database-url", default=default_db)
-    parser.add_argument("--seconds", type=float, default=4, help="seconds per path and round (its floor: half)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds over all paths; each figure is their median")
+    parser.add_argument(
+        "--seconds", type=float, default=3, help="seconds per path and round (its floor run: half, at least 2)"
+    )
+    parser.add_argument("--rounds", type=int, default=7, help="rounds over all paths; each figure is their median")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--connections", type=int, default=2, help="concurrent loopback connections (one per core)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
