@@ -154,7 +154,7 @@ def _analytics_from_rows(rng):
             created[key_of(row.lead_created_at)] += 1
         if in_range(row.won_at) and row.tx_status in reports.LIVE_STATUSES:
             fee[key_of(row.won_at)] += row.platform_fee
-    return [created[k] for k in keys], [fee[k] for k in keys]
+    return tuple(created[k] for k in keys), tuple(fee[k] for k in keys)
 
 
 @pytest.mark.parametrize(
@@ -217,8 +217,8 @@ def test_top_partners_and_categories_equal_the_rows_for_any_range(data, date_fro
     expected = [r for r in reports.grouped_totals(filters, "cp_id", "cp_name") if r["cp_id"] is not None]
     expected.sort(key=lambda r: (-r["won_value"], -r["won_leads"], r["cp_name"] or ""))
     chart = analytics.top_partners(rng)
-    assert chart.labels == [r["cp_name"] for r in expected]
-    assert chart.series[0].values == [r["won_value"] for r in expected]
+    assert chart.labels == tuple(r["cp_name"] for r in expected)
+    assert chart.series[0].values == tuple(r["won_value"] for r in expected)
     by_category = {
         r["category_name"] or "Uncategorised": r["rows"]
         for r in reports.grouped_totals(filters, "category_id", "category_name")
@@ -265,5 +265,5 @@ def test_top_partners_chart_with_the_first_candidates_read_along_equals_the_full
         figs = analytics.figures(rng)
         assert len(figs.candidates) == min(batch, 2)
         chart = analytics.top_partners(rng, figs=figs)
-        assert chart.labels == [r["cp_name"] for r in full]
-        assert chart.series[0].values == [r["won_value"] for r in full]
+        assert chart.labels == tuple(r["cp_name"] for r in full)
+        assert chart.series[0].values == tuple(r["won_value"] for r in full)
