@@ -90,6 +90,22 @@ def url_for_id(endpoint: str, **one_id) -> str:
     return url.replace(_ID_SLOT, str(value))
 
 
+def memoized_macro(template: str, name: str, size: int):
+    """A macro whose markup depends only on its arguments (it is rendered without the page's context), memoized on
+    them and on what its URLs and amounts also depend on (the URL root, the currency symbol). For the repeated
+    pieces of a page (kanban cards, fee rows, settlement rows): a page whose rows did not change since they were
+    last shown renders none of them again. The arguments must be hashable: plain values, rows, tuples."""
+
+    @lru_cache(maxsize=size)
+    def rendered(args: tuple, _script_root: str, _currency: str) -> str:
+        return getattr(current_app.jinja_env.get_template(template).module, name)(*args)
+
+    def render(*args) -> str:
+        return rendered(args, request.script_root, current_app.config["CURRENCY_SYMBOL"])
+
+    return render
+
+
 @lru_cache(maxsize=256)
 def chart_card(chart) -> str:
     """A chart's card (SVG, download link, data table), rendered once per chart data: charts are immutable and
@@ -106,6 +122,9 @@ def register_template_helpers(app) -> None:
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.globals["url_for_id"] = url_for_id
     app.jinja_env.globals["chart_card"] = chart_card
+    app.jinja_env.globals["settlement_row"] = memoized_macro(
+        "admin/platform_fees/partials/_settlement_row.html", "settlement_row", size=2_000
+    )
 
     @app.context_processor
     def current_user_context():

@@ -5,9 +5,7 @@ the board columns it changed), from the kanban's Lost dialog with the columns; a
 redirects back (or re-renders the page with the errors, 422).
 """
 
-from functools import lru_cache
-
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
@@ -26,7 +24,7 @@ from app.portals.lead_forms import (
     prefix_for,
 )
 from app.services import commissions, fees, leads_query, pipeline, storage
-from app.web import is_htmx_partial, render, url_for_id
+from app.web import is_htmx_partial, memoized_macro, render, url_for_id
 
 DETAIL_TEMPLATES = {"cp": "cp/leads/detail.html", "admin": "admin/leads/detail.html"}
 
@@ -64,16 +62,13 @@ def template_helpers() -> dict:
 
 def card_html(card, portal: str, now) -> str:
     """A kanban card's HTML (the kanban_card macro), memoized on everything it shows: the Card's columns (its
-    version and updated_at change with any edit), the portal, the "ago" text, and what the URLs and amounts
-    depend on. A board redrawn after a drag or a refresh renders only the cards that changed."""
-    config = current_app.config
-    return _card_html(card, portal, ago(card.updated_at, now), request.script_root, config["CURRENCY_SYMBOL"])
+    version and updated_at change with any edit), the portal, its URL and the "ago" text. A board redrawn after
+    a drag or a refresh renders only the cards that changed."""
+    detail_url = url_for_id(f"{portal}.lead_detail", lead_id=card.id)
+    return _kanban_card(card, portal, detail_url, ago(card.updated_at, now))
 
 
-@lru_cache(maxsize=20_000)  # ~1 KB a card
-def _card_html(card, portal: str, ago_text: str, _script_root: str, _currency: str) -> str:
-    macro = current_app.jinja_env.get_template("_macros/leads.html").module.kanban_card
-    return macro(card, portal, url_for(f"{portal}.lead_detail", lead_id=card.id), ago_text)
+_kanban_card = memoized_macro("_macros/leads.html", "kanban_card", size=20_000)  # ~1 KB a card
 
 
 def lead_url(endpoint: str, lead_id) -> str:

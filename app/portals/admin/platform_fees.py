@@ -3,9 +3,8 @@ and settling outstanding fees to the super admin in batches with a bank slip."""
 
 import uuid
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +17,7 @@ from app.files.fields import DirectFileField, UploadRequired
 from app.portals import fee_settlement_views
 from app.portals.admin import bp
 from app.services import fee_settlements, fees, storage
-from app.web import is_htmx_partial, render
+from app.web import is_htmx_partial, memoized_macro, render
 
 PAGE_SIZE = 25
 MAX_FIXED_FEE = Decimal("999999999999.99")
@@ -92,16 +91,11 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
 
 
 def fee_row(tx, ready: bool, checked: bool, overdue: bool) -> str:
-    """One row of the fee list, memoized on everything it shows (as the kanban's cards are): a page of fees
-    that did not change since it was last shown is not rendered again."""
-    config = current_app.config
-    return _fee_row(tx, ready, checked, overdue, request.script_root, config["CURRENCY_SYMBOL"])
+    """One row of the fee list, memoized on everything it shows (as the kanban's cards are)."""
+    return _fee_row(tx, ready, checked, overdue, "" if ready else fee_settlements.waiting_reason(tx))
 
 
-@lru_cache(maxsize=5_000)  # ~1 KB a row
-def _fee_row(tx, ready: bool, checked: bool, overdue: bool, _script_root: str, _currency: str) -> str:
-    macro = current_app.jinja_env.get_template("admin/platform_fees/partials/_fee_row.html").module.fee_row
-    return macro(tx, ready, checked, overdue, "" if ready else fee_settlements.waiting_reason(tx))
+_fee_row = memoized_macro("admin/platform_fees/partials/_fee_row.html", "fee_row", size=5_000)  # ~1 KB a row
 
 
 def _rule_context(rule_form=None) -> dict:
