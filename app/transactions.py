@@ -7,7 +7,7 @@ with a COMMIT instead, which for a read-only transaction is the same thing to th
 that wrote anything (and did not commit it) is still rolled back, as is every request that raised.
 
 Plans are still made for each execution with its own values (plan_cache_mode=force_custom_plan, set on
-each PostgreSQL connection in config.py): a generic plan is blind to how skewed the data is (the largest
+each PostgreSQL connection in app/__init__.py): a generic plan is blind to how skewed the data is (the largest
 partner has 3,000 leads, the median 60) and doubled some dashboards when it was tried.
 """
 

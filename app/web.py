@@ -106,11 +106,8 @@ def memoized_macro(template: str, name: str, size: int):
     return render
 
 
-@lru_cache(maxsize=256)
-def chart_card(chart) -> str:
-    """A chart's card (SVG, download link, data table), rendered once per chart data: charts are immutable and
-    hashable (app.services.charts), and the macro depends on nothing else."""
-    return current_app.jinja_env.get_template("_macros/charts.html").module.chart_card(chart)
+# A chart's card (SVG, download link, data table), rendered once per chart data: charts are immutable and hashable.
+chart_card = memoized_macro("_macros/charts.html", "chart_card", size=256)
 
 
 def register_template_helpers(app) -> None:

@@ -55,7 +55,6 @@ def template_helpers() -> dict:
         "kanban_cursor": leads_query.card_cursor,
         "board_args": board_args,
         "partner_label": leads_query.partner_label,
-        "lead_url": lead_url,
         "card_html": lambda card, portal: card_html(card, portal, now),
     }
 
@@ -69,11 +68,6 @@ def card_html(card, portal: str, now) -> str:
 
 
 _kanban_card = memoized_macro("_macros/leads.html", "kanban_card", size=20_000)  # ~1 KB a card
-
-
-def lead_url(endpoint: str, lead_id) -> str:
-    """url_for(endpoint, lead_id=...) for a board of cards or a page of rows (see web.url_for_id)."""
-    return url_for_id(endpoint, lead_id=lead_id)
 
 
 def board_args(filters) -> dict:
