@@ -28,6 +28,14 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "leadflow")
+    # Redis is a helper, not a dependency: give up fast, skip it for a few seconds after a failure, and let
+    # the sweeper (flask worker, flask requeue-stranded) enqueue what waited in the database meanwhile.
+    REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5"))
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "2"))
+    REDIS_RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", "5"))
+    STRANDED_GRACE_SECONDS = int(os.environ.get("STRANDED_GRACE_SECONDS", "300"))
+    SWEEP_INTERVAL_SECONDS = int(os.environ.get("SWEEP_INTERVAL_SECONDS", "60"))
+    LIVE_OUTAGE_POLL_SECONDS = int(os.environ.get("LIVE_OUTAGE_POLL_SECONDS", "15"))
 
     WTF_CSRF_TIME_LIMIT = None  # a board left open all day must not go stale
     SESSION_COOKIE_HTTPONLY = True
@@ -37,7 +45,9 @@ class Config:
     SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "120")))
     SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", "24")))
     PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_TIMEOUT
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")  # per account (or known device)
+    LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "30 per minute")  # per client address
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None  # default: REDIS_URL, else memory
     HSTS = False
 
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
@@ -63,6 +73,15 @@ class Config:
     S3_PRESIGN_SECONDS = int(os.environ.get("S3_PRESIGN_SECONDS", "300"))
     MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
     MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024  # room for the other form fields
+    # What an uploaded file may cost to check, read from its header before anything is decoded (see
+    # app/files/checks.py): a logo, avatar or photographed slip needs far less than Pillow's 89 MP bomb limit.
+    MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))  # all frames together
+    MAX_IMAGE_DECODE_BYTES = int(os.environ.get("MAX_IMAGE_DECODE_BYTES", str(128 * 1024 * 1024)))
+    MAX_IMAGE_FRAMES = int(os.environ.get("MAX_IMAGE_FRAMES", "100"))
+    MAX_IMAGE_METADATA_BYTES = int(os.environ.get("MAX_IMAGE_METADATA_BYTES", str(2 * 1024 * 1024)))
+    MAX_ARCHIVE_UNPACKED_BYTES = int(os.environ.get("MAX_ARCHIVE_UNPACKED_BYTES", str(100 * 1024 * 1024)))
+    MAX_ARCHIVE_ENTRIES = int(os.environ.get("MAX_ARCHIVE_ENTRIES", "5000"))
+    MAX_ARCHIVE_RATIO = int(os.environ.get("MAX_ARCHIVE_RATIO", "500"))  # unpacked : packed, per part
 
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None

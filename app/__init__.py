@@ -41,7 +41,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (the whole schema, for Alembic and relationships)
-    from app.extensions import csrf, db, limiter, login_manager, migrate, redis_handle, sock
+    from app.extensions import csrf, db, login_manager, migrate, redis_handle, sock
 
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -56,9 +56,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     sock.init_app(app)
     redis_handle.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
-    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
@@ -67,23 +64,11 @@ def register_extensions(app: Flask) -> None:
 
     register_read_only_commit(app)
 
-    @login_manager.user_loader
-    def load_user(token: str):
-        import uuid
+    from app.accounts.sessions import load_user
+    from app.accounts.throttle import LoginThrottle
 
-        from sqlalchemy.orm import joinedload
-
-        from app.models import User
-
-        user_id, _, version = token.partition(":")
-        try:
-            # A partner's requests nearly all need its ChannelPartner row (scope, access checks): one statement.
-            user = db.session.get(User, uuid.UUID(user_id), options=[joinedload(User.partner)])
-        except ValueError:
-            return None
-        if user is None or str(user.session_version) != version or user.status not in {"active", "pending"}:
-            return None
-        return user
+    login_manager.user_loader(load_user)
+    LoginThrottle.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

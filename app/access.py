@@ -5,10 +5,10 @@ widens that with `@roles(...)`; anonymous pages say `@public`. An endpoint that 
 refused with 403, so a forgotten declaration fails closed.
 """
 
-from datetime import UTC, datetime
-
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
+
+from app.accounts import sessions
 
 CP, ADMIN, SUPER = "channel_partner", "admin", "super_admin"
 STAFF = (ADMIN, SUPER)
@@ -71,25 +71,12 @@ def _unauthenticated():
 _PASSIVE = {"notifications.badge", "notifications.ws"}
 
 
-def _session_expired(endpoint: str) -> bool:
-    now = datetime.now(UTC).timestamp()
-    cfg = current_app.config
-    login_at, seen_at = session.get("login_at", now), session.get("seen_at", now)
-    if now - login_at > cfg["SESSION_ABSOLUTE_TIMEOUT"].total_seconds():
-        return True
-    if now - seen_at > cfg["SESSION_IDLE_TIMEOUT"].total_seconds():
-        return True
-    if endpoint not in _PASSIVE:
-        session["seen_at"] = now
-    return False
-
-
 def enforce():
     """before_request: session timeouts, pending/forced-password redirects, then the role check."""
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # 404s and static files
-    if current_user.is_authenticated and _session_expired(endpoint):
+    if current_user.is_authenticated and sessions.expired(passive=endpoint in _PASSIVE):
         logout_user()
         session.clear()
         flash("Your session has expired. Please log in again.", "warning")

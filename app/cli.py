@@ -1,19 +1,22 @@
-"""Command-line tasks: flask create-superadmin, seed-demo, worker, purge-abandoned-uploads."""
+"""Command-line tasks: flask create-superadmin, seed-demo, worker, requeue-stranded, purge-abandoned-uploads."""
 
 import click
 from flask import current_app
 
+from app.db_roles import secure_audit_log
 from app.extensions import db
 from app.scale import rebuild_rollups_command, seed_scale
 
 
 def register_cli(app) -> None:
     app.cli.add_command(create_superadmin)
+    app.cli.add_command(secure_audit_log)
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
     app.cli.add_command(seed_scale)
     app.cli.add_command(rebuild_rollups_command)
     app.cli.add_command(purge_abandoned_uploads)
+    app.cli.add_command(requeue_stranded_command)
 
 
 @click.command("create-superadmin")
@@ -74,13 +77,72 @@ def purge_abandoned_uploads(hours: int) -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker inside the app context (needs REDIS_URL)."""
+    """Run an RQ worker inside the app context (needs REDIS_URL).
+
+    It first enqueues whatever waited in the database while Redis or the workers were down
+    (app.jobs.requeue_stranded), then, unless --burst, enqueues that sweep every SWEEP_INTERVAL_SECONDS.
+    """
+    import redis
     from rq import Worker
 
     from app.extensions import redis_handle
+    from app.jobs import requeue_stranded
 
     if redis_handle.client is None:
         raise click.ClickException("REDIS_URL is not set; jobs run in-process and no worker is needed.")
+    click.echo(f"Requeued stranded work: {requeue_stranded()}")
+    db.session.remove()
     db.engine.dispose()  # forked job processes open their own connections
+    if not burst:
+        _start_sweep_timer(current_app._get_current_object())
     queue = current_app.config["RQ_QUEUE"]
-    Worker([queue], connection=redis_handle.client).work(burst=burst, with_scheduler=True)
+    # A connection of its own: RQ raises its socket timeout above the BLPOP wait, while the app's
+    # client (used by jobs to enqueue) keeps its short one.
+    connection = redis.Redis.from_url(current_app.config["REDIS_URL"])
+    Worker([queue], connection=connection).work(burst=burst, with_scheduler=True)
+
+
+def _start_sweep_timer(app) -> None:
+    """A daemon thread that enqueues the sweep job (app.jobs.sweep_stranded) every SWEEP_INTERVAL_SECONDS.
+
+    It only talks to Redis (the sweep itself runs in a work horse, with its own database connection),
+    and names the job, so two workers or a slow queue never stack sweeps.
+    """
+    import threading
+    import time
+
+    from app.jobs import SWEEP_JOB_ID, job_pending, sweep_stranded
+    from app.services.queue import WAIT, enqueue
+
+    interval = max(int(app.config.get("SWEEP_INTERVAL_SECONDS", 60)), 1)
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            with app.app_context():
+                try:
+                    if not job_pending(SWEEP_JOB_ID):
+                        enqueue(sweep_stranded, retries=0, when_down=WAIT, job_id=SWEEP_JOB_ID)
+                except Exception:  # keep sweeping: one failed round is retried at the next
+                    current_app.logger.exception("could not enqueue the stranded-work sweep")
+
+    threading.Thread(target=loop, name="stranded-sweep", daemon=True).start()
+
+
+@click.command("requeue-stranded")
+@click.option(
+    "--grace-seconds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Only rows untouched this long (default: STRANDED_GRACE_SECONDS, 300).",
+)
+def requeue_stranded_command(grace_seconds: int | None) -> None:
+    """Enqueue again emails, announcements and report exports whose jobs were lost (e.g. Redis was down).
+
+    `flask worker` does this at start and every minute; run it by hand after an outage, or from cron
+    when no worker runs (without Redis the jobs run here).
+    """
+    from app.jobs import requeue_stranded
+
+    counts = requeue_stranded(grace_seconds)
+    click.echo(", ".join(f"{count} {kind}" for kind, count in counts.items()) + " requeued.")

@@ -1,7 +1,7 @@
 """Unbound extension objects; create_app() binds them."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+import time
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sock import Sock
@@ -28,24 +28,51 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 class RedisHandle:
-    """The app's Redis connection, or None when REDIS_URL is unset (embedded mode)."""
+    """The app's Redis connection, or None when REDIS_URL is unset (embedded mode).
+
+    Redis is a helper, never a dependency of a page: the client gives up quickly (short connect and
+    read timeouts), and after a failure `is_down()` says so for REDIS_RETRY_SECONDS, so a request that
+    would touch Redis many times (an announcement queueing 50 emails) pays for one failed attempt,
+    not fifty. Whoever catches the error calls `mark_down()`; the first call after the pause tries again.
+    """
 
     def __init__(self):
-        self.client = None
+        self._client = None
+        self._down_until = 0.0
+        self.retry_seconds = 5.0
+
+    @property
+    def client(self):
+        return self._client
+
+    @client.setter
+    def client(self, value) -> None:
+        self._client, self._down_until = value, 0.0  # a new connection starts with a clean slate
 
     def init_app(self, app):
         url = app.config.get("REDIS_URL")
+        self.retry_seconds = float(app.config.get("REDIS_RETRY_SECONDS", 5.0))
         if url:
             import redis
 
-            self.client = redis.Redis.from_url(url)
+            self.client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=float(app.config.get("REDIS_CONNECT_TIMEOUT", 0.5)),
+                socket_timeout=float(app.config.get("REDIS_SOCKET_TIMEOUT", 2.0)),
+            )
         else:
             self.client = None
         app.extensions["redis_handle"] = self
+
+    def is_down(self) -> bool:
+        """True for a few seconds after a failed Redis call: skip Redis and take the fallback at once."""
+        return time.monotonic() < self._down_until
+
+    def mark_down(self) -> None:
+        self._down_until = time.monotonic() + self.retry_seconds
 
 
 redis_handle = RedisHandle()

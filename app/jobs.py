@@ -121,3 +121,109 @@ def deliver_announcement(announcement_id: str) -> int:
     count = announcements.deliver(uuid.UUID(announcement_id))
     db.session.commit()
     return count
+
+
+# --- the sweeper: nothing stays stranded in the database -------------------------------------------
+
+SWEEP_BATCH = 1000  # rows of each kind per sweep; the next sweep takes the rest
+SWEEP_JOB_ID = "leadflow-sweep-stranded"
+_PENDING = {"queued", "started", "scheduled", "deferred"}
+
+
+def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
+    """Enqueue again the jobs whose rows say they are still to do and older than the grace period.
+
+    What it looks for: email_outbox rows `queued`, or `failed` with retries left, untouched for the grace
+    period, or `sending` under a claim older than CLAIM_LEASE (its sender died); announcements without
+    `sent_at`; report exports still `queued`. That is work whose job never reached Redis (it was down),
+    or that Redis lost (restarted without persistence), or whose retry RQ never got to schedule.
+    The grace period (STRANDED_GRACE_SECONDS) gives a job enqueued the normal way time to run first.
+
+    Safe to run at any time, from any number of processes: every job claims or locks its row, so a row
+    found twice is still done once. Each job it enqueues is named after its row, and a row whose named
+    job is still waiting or running is skipped, so sweeps do not pile up while a backlog drains.
+    Returns how many of each kind it handed on (to Redis, or run here when Redis is down or unset).
+    """
+    from flask import current_app
+
+    from app.models import Announcement, ReportExport
+    from app.report_jobs import build_report_pdf
+    from app.services.queue import RETRY_INTERVALS, RUN, WAIT
+
+    grace = current_app.config.get("STRANDED_GRACE_SECONDS", 300) if grace_seconds is None else grace_seconds
+    now = utcnow()
+    cutoff = now - timedelta(seconds=grace)
+    max_attempts = 1 + len(RETRY_INTERVALS)
+    emails = db.session.scalars(
+        sa.select(EmailOutbox.id)
+        .where(
+            sa.or_(
+                sa.and_(EmailOutbox.status == "queued", EmailOutbox.updated_at <= cutoff),
+                sa.and_(
+                    EmailOutbox.status == "failed",
+                    EmailOutbox.attempts < max_attempts,
+                    EmailOutbox.updated_at <= cutoff,
+                ),
+                sa.and_(EmailOutbox.status == "sending", EmailOutbox.claimed_at < now - CLAIM_LEASE),
+            )
+        )
+        .order_by(EmailOutbox.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    announcements = db.session.scalars(
+        sa.select(Announcement.id)
+        .where(Announcement.sent_at.is_(None), Announcement.created_at <= cutoff)
+        .order_by(Announcement.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    reports = db.session.scalars(
+        sa.select(ReportExport.id)
+        .where(ReportExport.status == "queued", ReportExport.created_at <= cutoff)
+        .order_by(ReportExport.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    db.session.rollback()  # end the read: a job run here writes from its own session (SQLite would wait on us)
+    counts = {
+        # Announcements first: delivering one queues its emails, which the next sweep (or their own jobs) sends.
+        "announcements": sum(_requeue(deliver_announcement, "announcement", i, RUN) for i in announcements),
+        "emails": sum(_requeue(send_email, "email", i, WAIT) for i in emails),
+        "reports": sum(_requeue(build_report_pdf, "report", i, RUN) for i in reports),
+    }
+    if any(counts.values()):
+        log.warning("requeued stranded work: %s", counts)
+    return counts
+
+
+def _requeue(func, kind: str, row_id, when_down: str) -> bool:
+    from app.services.queue import enqueue
+
+    job_id = f"stranded-{kind}-{row_id}"
+    if job_pending(job_id):
+        return False
+    enqueue(func, str(row_id), job_id=job_id, when_down=when_down)
+    return True
+
+
+def job_pending(job_id: str) -> bool:
+    """True if RQ holds this job waiting, scheduled or running (then there is nothing to add)."""
+    from redis.exceptions import RedisError
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from app.extensions import redis_handle
+
+    if redis_handle.client is None or redis_handle.is_down():
+        return False
+    try:
+        status = Job.fetch(job_id, connection=redis_handle.client).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    except RedisError:
+        redis_handle.mark_down()
+        return False
+    return str(getattr(status, "value", status)) in _PENDING
+
+
+def sweep_stranded() -> dict[str, int]:
+    """The sweeper as an RQ job: `flask worker` enqueues it every SWEEP_INTERVAL_SECONDS."""
+    return requeue_stranded()

@@ -49,6 +49,10 @@ def check_database(app) -> None:
         try:
             with db.engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
+            if app.config["CONFIG_NAME"] == "production":
+                from app.db_roles import warn_if_unguarded
+
+                warn_if_unguarded(app)
         except Exception as exc:  # any driver error means the same thing to the operator
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise ConfigurationError(

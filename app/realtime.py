@@ -69,54 +69,75 @@ def publish(user_ids) -> None:
     if not user_ids:
         return
     client = redis_handle.client
-    if client is None:
+    if client is None or redis_handle.is_down():
         hub.dispatch(user_ids)
         return
     try:
         client.publish(CHANNEL, json.dumps(user_ids))
-    except Exception:  # Redis down: this process's tabs still hear it; others heal on their next nudge
-        log.exception("could not publish a notification nudge")
+    except Exception as exc:  # Redis down: this process's tabs hear it; the others re-read on their outage poll
+        redis_handle.mark_down()
+        log.warning("could not publish a notification nudge (%s: %s)", type(exc).__name__, exc)
         hub.dispatch(user_ids)
 
 
 class RedisBridge:
-    """One Redis subscriber thread per process, dispatching into `hub`."""
+    """One Redis subscriber thread per process, dispatching into `hub`.
+
+    While it is not subscribed (Redis down), `listening()` is False and the sockets re-read the
+    badge on a timer instead (app/notifications/live.py), so the count still moves during an outage.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._url: str | None = None
         self.subscribed = threading.Event()
 
     def ensure_running(self, redis_url: str | None, wait: float = 2.0) -> None:
-        """Start the thread if this process has none alive (a fork does not inherit threads).
+        """Start the thread if this process has none alive for this URL (a fork does not inherit threads).
 
-        Waits up to `wait` seconds for the subscription, so a socket that has had its first
-        message will hear every nudge published after it.
+        When it has just started, waits up to `wait` seconds for the subscription, so a socket that has
+        had its first message will hear every nudge published after it. A thread that is alive but not
+        subscribed is in an outage: no wait (it would only delay the socket).
         """
         if not redis_url:
             return
         with self._lock:
-            alive = self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
+            alive = (
+                self._thread is not None
+                and self._thread.is_alive()
+                and self._pid == os.getpid()
+                and self._url == redis_url
+            )
             if not alive:
                 self.subscribed.clear()
-                self._pid = os.getpid()
+                self._pid, self._url = os.getpid(), redis_url
                 self._thread = threading.Thread(
                     target=self._run, args=(redis_url,), name="realtime-bridge", daemon=True
                 )
                 self._thread.start()
-        self.subscribed.wait(wait)
+        if not alive:
+            self.subscribed.wait(wait)
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def listening(self) -> bool:
+        return self.subscribed.is_set()
+
+    def _current(self, redis_url: str) -> bool:
+        return self._url == redis_url and self._pid == os.getpid()
 
     def _run(self, redis_url: str) -> None:
         import redis
 
         backoff = 0.5
-        while True:
+        while self._current(redis_url):  # a bridge for another URL replaced this one: stop
             try:
-                client = redis.Redis.from_url(redis_url, health_check_interval=30)
+                client = redis.Redis.from_url(
+                    redis_url, health_check_interval=30, socket_connect_timeout=2, socket_keepalive=True
+                )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 pubsub.get_message(timeout=1)  # the subscribe confirmation: we are listening from here on
@@ -127,7 +148,8 @@ class RedisBridge:
                     if message.get("type") == "message":
                         hub.dispatch(_user_ids(message["data"]))
             except Exception:
-                self.subscribed.clear()
+                if self._current(redis_url):
+                    self.subscribed.clear()
                 log.warning("realtime bridge lost Redis; reconnecting in %.1fs", backoff, exc_info=True)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import click
+import psycopg
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
@@ -418,7 +419,12 @@ def prepare(conn, reset: bool) -> None:
             names = [t.name for t in reversed(db.metadata.sorted_tables)]
             # A migrated database refuses TRUNCATE of the audit log; wiping a benchmark database on purpose is the
             # one exception, so the guard is lifted inside this transaction only and restored before it commits.
-            cur.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
+            try:
+                cur.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
+            except psycopg.errors.InsufficientPrivilege:
+                raise click.ClickException(
+                    "The audit log is secured (flask secure-audit-log): wipe this database as a superuser."
+                ) from None
             cur.execute(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
             cur.execute("ALTER TABLE audit_events ENABLE TRIGGER USER")
         for table in BULK_TABLES:

@@ -6,7 +6,6 @@ python bench/profile.py ROLE PATH [PATH ...]      ROLE: cp | cp_small | admin | 
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,6 +30,7 @@ def _end(conn, cursor, statement, parameters, context, executemany):
 
 def main(role: str, paths: list[str]) -> None:
     from app import create_app
+    from app.accounts import sessions
     from app.extensions import db
     from app.models import User
 
@@ -38,10 +38,11 @@ def main(role: str, paths: list[str]) -> None:
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == EMAILS[role]))
         user_token = user.get_id()
+        session_id = str(sessions.start(user).id)
+        db.session.commit()
     client = app.test_client()
     with client.session_transaction() as session:
-        now = datetime.now(UTC).timestamp()
-        session.update({"_user_id": user_token, "_fresh": True, "login_at": now, "seen_at": now})
+        session.update({"_user_id": user_token, "_fresh": True, sessions.SESSION_KEY: session_id})
     for path in paths:
         for _attempt in ("warm", "measured"):
             statements.clear()

@@ -2,7 +2,7 @@
 
 import os
 import tempfile
-from datetime import UTC, datetime
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -79,6 +79,7 @@ def wipe(app) -> None:
 @pytest.fixture(autouse=True)
 def _clean(app):
     app.extensions["mail_outbox"] = []
+    app.extensions["login_throttle"].fallback.reset()  # each test starts with no failed logins counted
     with app.app_context():
         yield
         db.session.rollback()
@@ -96,13 +97,37 @@ def mail_outbox(app):
 
 
 def login(client, user):
-    """Log a test client in as `user` without going through the password form."""
+    """Log a test client in as `user` without going through the password form (a real server-side session)."""
+    from app.accounts import sessions
+
+    row = sessions.start(user)
+    db.session.commit()
     with client.session_transaction() as session:
-        now = datetime.now(UTC).timestamp()
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
-        session["login_at"] = session["seen_at"] = now
+        session[sessions.SESSION_KEY] = str(row.id)
     return client
+
+
+def session_row(client):
+    """The server-side session row that the client's cookie names."""
+    from app.accounts import sessions
+    from app.models import UserSession
+
+    with client.session_transaction() as session:
+        session_id = session.get(sessions.SESSION_KEY)
+    db.session.expire_all()
+    return db.session.get(UserSession, uuid.UUID(session_id)) if session_id else None
+
+
+def age_session(client, *, created_ago, seen_ago) -> None:
+    """Make the client's session look as if it started `created_ago` and was last used `seen_ago` ago."""
+    from app.models.base import utcnow
+
+    row = session_row(client)
+    now = utcnow()
+    row.created_at, row.last_seen_at = now - created_ago, now - seen_ago
+    db.session.commit()
 
 
 @pytest.fixture

@@ -27,8 +27,14 @@ LABELS = {
     "money_stress": "Double settlement stress",
     "crash_injection": "Crash injection",
     "jobs_under_faults": "Jobs under faults",
+    "redis_outage": "Redis outage (pages, jobs, recovery)",
     "audit": "Audit log",
+    "login_throttle": "Login throttle (parallel, owner, Redis down)",
+    "login_timing": "Login timing (known vs unknown email)",
     "scanners": "Scanners",
+    "stripe_events": "Stripe events (malformed, stale sessions)",
+    "upload_bombs": "Upload bombs (pixel, frame, zip)",
+    "money_races": "Money edits racing settlements",
 }
 
 

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import ChannelPartner, Lead, PlatformFeeConfig, User
 from tests import factories
-from tests.conftest import login, make_app, redis_url, requires_redis
+from tests.conftest import age_session, login, make_app, redis_url, requires_redis
 
 
 def test_healthz_reports_database_and_redis(client):
@@ -144,15 +144,14 @@ def test_seed_demo_is_idempotent_and_covers_every_stage(app):
 
 
 def test_badge_polling_does_not_keep_an_idle_session_alive(app):
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     partner = factories.make_partner()
     db.session.commit()
     client = login(app.test_client(), partner.user)
     idle = app.config["SESSION_IDLE_TIMEOUT"]
-    with client.session_transaction() as session:
-        session["seen_at"] = (datetime.now(UTC) - idle + timedelta(seconds=30)).timestamp()
+    age_session(client, created_ago=idle - timedelta(seconds=30), seen_ago=idle - timedelta(seconds=30))
     assert client.get("/notifications/badge").status_code == 200
-    with client.session_transaction() as session:
-        session["seen_at"] -= 60  # a minute later, with only polling in between
+    # a minute later, with only polling in between
+    age_session(client, created_ago=idle + timedelta(seconds=30), seen_ago=idle + timedelta(seconds=30))
     assert client.get("/cp/").headers["Location"].startswith("/auth/login")

@@ -1,27 +1,17 @@
 """Sign-up, login, logout, forced password change and the approval-pending screen."""
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.access import ANY_USER, home_url, public, roles
+from app.accounts import sessions, throttle
 from app.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models.base import utcnow
 from app.services import accounts
 from app.web import render
 
 bp = Blueprint("auth", __name__)
-
-
-def _failed_login(response) -> bool:
-    """Only failed attempts count towards the rate limit."""
-    return request.method == "POST" and response.status_code != 302
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -32,28 +22,47 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed_login)
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     form = LoginForm()
-    if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is None or user.status not in {"active", "pending"}:
-            form.password.errors.append("Wrong email or password.")
-            if user is not None and user.status == "suspended":
-                form.password.errors[-1] = "Wrong email or password, or the account is not active."
-            return render("auth/login.html", form=form, status=401)
-        _start_session(user)
-        return redirect(_safe_next(request.args.get("next")) or home_url(user))
-    return render("auth/login.html", form=form, status=422 if form.errors else 200)
+    if not form.validate_on_submit():
+        return render("auth/login.html", form=form, status=422 if form.errors else 200)
+    buckets = throttle.buckets_for(form.email.data)
+    verdict = throttle.login_throttle().attempt(buckets)
+    if not verdict.allowed:
+        response = render(
+            "errors/generic.html", title="Too many attempts. Please wait a minute and try again.", status=429
+        )
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    user = accounts.authenticate(form.email.data, form.password.data)
+    if user is None or user.status not in {"active", "pending"}:
+        form.password.errors.append("Wrong email or password.")
+        if user is not None and user.status == "suspended":
+            form.password.errors[-1] = "Wrong email or password, or the account is not active."
+        return render("auth/login.html", form=form, status=401)
+    throttle.login_throttle().forgive(throttle.account_buckets(form.email.data))
+    _start_session(user)
+    response = redirect(_safe_next(request.args.get("next")) or home_url(user))
+    if throttle.known_device(form.email.data) is None:
+        response.set_cookie(
+            throttle.DEVICE_COOKIE,
+            throttle.device_cookie_value(form.email.data),
+            max_age=throttle.DEVICE_COOKIE_DAYS * 24 * 3600,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def _start_session(user) -> None:
-    session.clear()  # a fresh session at login: no fixation
+    """A fresh cookie session (no fixation) naming a new server-side session row."""
+    session.clear()
+    row = sessions.start(user)
     login_user(user)
-    now = datetime.now(UTC).timestamp()
-    session["login_at"] = session["seen_at"] = now
+    session[sessions.SESSION_KEY] = str(row.id)
     session.permanent = True
     user.last_login_at = utcnow()
     db.session.commit()
@@ -62,6 +71,7 @@ def _start_session(user) -> None:
 @bp.post("/logout")
 @roles(*ANY_USER)
 def logout():
+    sessions.end_current()
     logout_user()
     session.clear()
     flash("You have been logged out.", "info")
@@ -109,6 +119,7 @@ def change_password():
             form.current_password.errors.append(str(exc))
         else:
             db.session.commit()
+            sessions.end_current()
             _start_session(current_user._get_current_object())  # new session version: carry on in a fresh session
             flash("Your password has been changed.", "success")
             return redirect(home_url(current_user))

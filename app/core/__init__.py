@@ -31,6 +31,10 @@ def healthz():
             redis_handle.client.ping()
             status["redis"] = "ok"
         except Exception as exc:
+            redis_handle.mark_down()
             status["redis"] = f"error: {type(exc).__name__}"
-    healthy = status["database"] == "ok" and status["redis"] in {"ok", "not configured"}
-    return {"status": "ok" if healthy else "degraded", **status}, 200 if healthy else 503
+    # Only the database makes this process unfit to serve: without Redis every page still works (jobs wait in
+    # the database, limits count per process), so a load balancer must keep sending traffic: 200, "degraded".
+    if status["database"] != "ok":
+        return {"status": "down", **status}, 503
+    return {"status": "ok" if status["redis"] in {"ok", "not configured"} else "degraded", **status}, 200

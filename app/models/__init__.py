@@ -15,7 +15,7 @@ from app.models.finance import (
 from app.models.leads import Lead, LeadActivity, LeadEvidence, LeadNote
 from app.models.partners import ChannelPartner
 from app.models.reports import ReportExport
-from app.models.users import User
+from app.models.users import User, UserSession
 
 __all__ = [
     "Announcement",
@@ -41,4 +41,5 @@ __all__ = [
     "StoredFile",
     "StripeEvent",
     "User",
+    "UserSession",
 ]

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import Timestamps, enum, fk, pk
+from app.models.base import Timestamps, enum, fk, pk, utcnow
 
 ROLES = ("super_admin", "admin", "channel_partner")
 USER_STATUSES = ("pending", "active", "suspended", "rejected")
@@ -74,3 +74,18 @@ class User(UserMixin, Timestamps, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}/{self.status}>"
+
+
+class UserSession(db.Model):
+    """One login on one browser. The cookie names it; logging out (or a timeout) ends it here, on the server,
+    so a copy of the cookie taken before is worth nothing afterwards."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[uuid.UUID] = pk()
+    user_id: Mapped[uuid.UUID] = fk("users.id", ondelete="CASCADE")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime, nullable=False, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))

@@ -7,6 +7,7 @@ next one and a reconnecting tab always shows the right count.
 """
 
 import queue
+import time
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, render_template, request
@@ -58,6 +59,15 @@ def _still_valid(user_id, session_version) -> bool:
     return user is not None and user.status == "active" and user.session_version == session_version
 
 
+def _outage_poll_due(redis_url, polled_at: float) -> bool:
+    """With Redis configured but the bridge not subscribed (an outage), nudges from other processes
+    cannot arrive: re-read the count every LIVE_OUTAGE_POLL_SECONDS instead, as the page's own
+    polling would."""
+    if not redis_url or realtime.bridge.listening():
+        return False
+    return time.monotonic() - polled_at >= current_app.config.get("LIVE_OUTAGE_POLL_SECONDS", 15)
+
+
 def _drain(inbox: queue.Queue) -> None:
     """Several nudges in a row need one re-read."""
     while True:
@@ -79,13 +89,17 @@ def ws(socket):
         announced_id = newest.id if newest is not None else None  # already there: nothing to announce
         db.session.remove()  # no connection held while the socket idles
         socket.send(badge)
+        polled_at = time.monotonic()
+        wake = min(WAKE_SECONDS, current_app.config.get("LIVE_OUTAGE_POLL_SECONDS", 15))
         while socket.connected:
             try:
-                inbox.get(timeout=WAKE_SECONDS)
+                inbox.get(timeout=wake)
             except queue.Empty:
                 realtime.bridge.ensure_running(redis_url, wait=0)
-                continue
+                if not _outage_poll_due(redis_url, polled_at):
+                    continue
             _drain(inbox)
+            polled_at = time.monotonic()
             if not _still_valid(user_id, session_version):
                 socket.close(reason=1008, message="Session ended")
                 break

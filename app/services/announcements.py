@@ -1,7 +1,8 @@
 """Announcements: an admin writes to all channel partners or chosen ones; each gets a notification.
 
 send() records the announcement and queues its delivery (app.jobs.deliver_announcement) after the
-commit: in a worker with Redis, at once in-process without. deliver() creates one "announcement"
+commit: in a worker with Redis, at once in-process without it or while it is unreachable (and
+app.jobs.requeue_stranded delivers any announcement still without `sent_at`). deliver() creates one "announcement"
 notification per targeted CP (and the email when asked for) and is safe to run twice.
 """
 

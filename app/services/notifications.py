@@ -109,6 +109,12 @@ EVENTS = {
         (CP,),
         label="Platform-fee payment confirmed or rejected",
     ),
+    "card_payment_not_counted": Event(
+        "commission",
+        "Card payment not counted",
+        "{company} paid {amount} by card for lead '{title}' through a checkout that no longer counted: {outcome}.",
+        True,
+    ),
     "bank_details_changed": Event(
         "system", "Bank details changed", "{company} changed its bank details. Please review them.", True
     ),
@@ -135,7 +141,10 @@ def path_for(endpoint: str, **values) -> str:
 
 
 def queue_email(to: User | str, template: str, subject: str, context: dict, notification=None) -> EmailOutbox:
-    """Write an outbox row now; its send job (app.jobs.send_email) is enqueued after the commit."""
+    """Write an outbox row now; its send job (app.jobs.send_email) is enqueued after the commit.
+
+    The row is the durable record: if Redis cannot take the job, the sweeper enqueues it later.
+    """
     user = to if isinstance(to, User) else None
     row = EmailOutbox(
         to_email=user.email if user else to,
@@ -152,9 +161,10 @@ def queue_email(to: User | str, template: str, subject: str, context: dict, noti
 
     def _enqueue():
         from app.jobs import send_email
-        from app.services.queue import enqueue
+        from app.services.queue import WAIT, enqueue
 
-        enqueue(send_email, outbox_id)
+        # With Redis down the row waits, `queued`, for app.jobs.requeue_stranded: no SMTP inside a request.
+        enqueue(send_email, outbox_id, when_down=WAIT)
 
     on_commit(db.session, _enqueue)
     return row
