@@ -50,6 +50,7 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None  # default: REDIS_URL, else memory
     HSTS = False
 
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))  # reverse proxies in front whose X-Forwarded-* count
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     SUBDOMAIN_MODE = _bool("SUBDOMAIN_MODE")
     SERVER_NAME = os.environ.get("SERVER_NAME") or None

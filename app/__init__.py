@@ -4,6 +4,7 @@ import importlib
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, CONFIGS
 
@@ -22,6 +23,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.config.from_object(CONFIGS[name])
     app.config.update(overrides)
     app.config["CONFIG_NAME"] = name
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies: the client's address (login limits, audit, logs) and scheme from X-Forwarded-*.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     from app.operations import check_config, register_logging
 
     check_config(app)

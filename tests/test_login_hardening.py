@@ -210,3 +210,29 @@ def test_a_server_error_still_leaves_its_access_log_line(json_log_app, caplog):
     assert any(r.fields["status"] == 500 and r.fields["path"] == "/test-explode" for r in lines), json.dumps(
         [getattr(r, "fields", None) for r in caplog.records], default=str
     )
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_bucket():
+    app = make_app(TRUSTED_PROXIES=1, LOGIN_ADDRESS_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+
+    def attempt(address):
+        headers = {"X-Forwarded-For": address}
+        return client.post("/auth/login", data={"email": "x@y.test", "password": "whatever-pass"}, headers=headers)
+
+    assert [attempt("203.0.113.1").status_code for _ in range(4)] == [401, 401, 401, 429]
+    assert attempt("203.0.113.2").status_code == 401  # another client behind the same proxy is not blocked
+
+
+def test_without_trusted_proxies_a_forwarded_header_is_ignored():
+    app = make_app(LOGIN_ADDRESS_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    codes = [
+        client.post(
+            "/auth/login",
+            data={"email": f"x{n}@y.test", "password": "whatever-pass"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},  # an attacker rotating a header gains nothing
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
