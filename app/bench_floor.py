@@ -40,8 +40,8 @@ def floor():
     return template.render(email=row[0], name=row[1], when=row[2])
 
 
-def _count_statement(*_args, **_kwargs) -> None:
-    if has_request_context():
+def _count_statement(_conn, _cursor, _statement, _parameters, context, _executemany) -> None:
+    if has_request_context() and not context.execution_options.get("bookkeeping"):
         g.bench_query_count = g.get("bench_query_count", 0) + 1
 
 

@@ -236,3 +236,21 @@ def test_without_trusted_proxies_a_forwarded_header_is_ignored():
         for n in range(4)
     ]
     assert codes == [401, 401, 401, 429]
+
+
+def test_refreshing_a_sessions_last_use_is_not_counted_as_the_pages_queries():
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+    from tests.conftest import age_session, login, session_row
+
+    app = make_app(BENCH_QUERY_COUNT=True)
+    with app.app_context():
+        partner = factories.make_partner()
+        db.session.commit()
+        client = login(app.test_client(), partner.user)
+        fresh = client.get("/cp/").headers["X-Query-Count"]
+        age_session(client, created_ago=timedelta(minutes=10), seen_ago=timedelta(minutes=5))
+        touched = client.get("/cp/").headers["X-Query-Count"]
+        assert utcnow() - session_row(client).last_seen_at < timedelta(seconds=30)  # it was refreshed
+    assert fresh == touched
