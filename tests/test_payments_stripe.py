@@ -1,126 +1,23 @@
 """The CP paying the platform fee it owes: Stripe Checkout against a local stub of the Stripe API,
 the signed webhook (bad signature, repeats, out-of-order events), and bank transfer with admin review."""
 
-import hashlib
-import hmac
 import io
 import json
-import threading
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 import sqlalchemy as sa
 import stripe
 
 from app.extensions import db
-from app.models import AuditEvent, CommissionTransaction, CpPayment, Notification, StripeEvent
-from tests import factories
+from app.models import AuditEvent, CommissionTransaction, Notification, StripeEvent
+from tests import factories, stripe_support
 from tests.conftest import login
 from tests.storage_support import pdf_bytes
+from tests.stripe_support import SECRET, deliver, event, payments_of, signed, start_checkout
 from tests.world_parts.w30_commissions import won_transaction
 
-SECRET = "whsec_test_secret"
-
-
-class StripeStub(BaseHTTPRequestHandler):
-    """Answers POST /v1/checkout/sessions like Stripe does; remembers each request's form fields."""
-
-    requests: list[dict] = []
-    fail = False
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        fields = {k: v[0] for k, v in parse_qs(body).items()}
-        StripeStub.requests.append({"path": self.path, "fields": fields, "auth": self.headers.get("Authorization")})
-        if StripeStub.fail:
-            payload, status = {"error": {"type": "api_error", "message": "stub failure"}}, 500
-        else:
-            session_id = f"cs_test_{uuid.uuid4().hex[:12]}"
-            payload, status = (
-                {
-                    "id": session_id,
-                    "object": "checkout.session",
-                    "url": f"https://checkout.stripe.test/c/pay/{session_id}",
-                    "payment_status": "unpaid",
-                    "metadata": {"payment_id": fields.get("metadata[payment_id]")},
-                },
-                200,
-            )
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def stripe_stub(app, monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StripeStub)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    StripeStub.requests, StripeStub.fail = [], False
-    monkeypatch.setattr(stripe, "api_base", stripe.api_base)  # restored after the test
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_local")
-    monkeypatch.setitem(app.config, "STRIPE_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", SECRET)
-    yield StripeStub
-    server.shutdown()
-
-
-@pytest.fixture
-def direct(app):
-    """A transaction whose client paid the CP directly: the CP owes the $100 platform fee."""
-    admin = factories.make_user("admin")
-    factories.make_fee_config("percentage", "10")
-    partner = factories.make_partner(company="Northwind Solutions")
-    tx = won_transaction(partner, admin, "Direct deal", "direct")
-    db.session.commit()
-    return {"tx_id": tx.id, "cp": partner, "admin": admin}
-
-
-def payments_of(tx_id) -> list[CpPayment]:
-    db.session.expire_all()
-    return list(db.session.scalars(sa.select(CpPayment).where(CpPayment.commission_tx_id == tx_id)))
-
-
-def start_checkout(app, direct) -> CpPayment:
-    response = login(app.test_client(), direct["cp"].user).post(f"/cp/commissions/{direct['tx_id']}/pay/card")
-    assert response.status_code == 303 and response.location.startswith("https://checkout.stripe.test/")
-    (payment,) = payments_of(direct["tx_id"])
-    return payment
-
-
-def signed(payload: str, secret: str = SECRET, timestamp: int | None = None) -> str:
-    """The Stripe-Signature header, computed by hand: HMAC-SHA256 of "{t}.{payload}" (scheme v1)."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def event(payment: CpPayment, kind: str = "checkout.session.completed", event_id=None, **session) -> str:
-    obj = {
-        "id": payment.stripe_checkout_session_id,
-        "object": "checkout.session",
-        "payment_status": "paid",
-        "payment_intent": "pi_test_123",
-        "metadata": {"payment_id": str(payment.id)},
-        **session,
-    }
-    body = {"id": event_id or f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": kind, "data": {"object": obj}}
-    return json.dumps(body)
-
-
-def deliver(app, payload: str, signature: str | None = None):
-    headers = {"Stripe-Signature": signature if signature is not None else signed(payload)}
-    return app.test_client().post("/webhooks/stripe", data=payload, headers=headers, content_type="application/json")
+stripe_stub, direct = stripe_support.stripe_stub, stripe_support.direct  # fixtures
 
 
 def test_checkout_session_is_created_on_the_local_stub_and_stays_pending(app, stripe_stub, direct):
@@ -146,7 +43,7 @@ def test_signed_completed_event_completes_the_payment(app, stripe_stub, direct):
     response = deliver(app, payload)
     assert response.status_code == 200 and response.json == {"received": True, "processed": True}
     (done,) = payments_of(direct["tx_id"])
-    assert done.status == "completed" and done.stripe_payment_id == "pi_test_123" and done.completed_at
+    assert done.status == "completed" and done.stripe_payment_id == f"pi_test_{str(done.id)[:8]}" and done.completed_at
     note = db.session.scalar(sa.select(Notification).where(Notification.event == "cp_payment_reviewed"))
     assert note.message == "Your $100.00 platform-fee payment for lead 'Direct deal' was received."
     admin_page = login(app.test_client(), direct["admin"]).get(f"/admin/commissions/{direct['tx_id']}")

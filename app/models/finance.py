@@ -142,6 +142,13 @@ class CpPayment(Timestamps, db.Model):
     reviewed_by: Mapped[uuid.UUID | None] = fk("users.id", nullable=True)
     review_note: Mapped[str | None] = mapped_column(sa.Text)
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # A card payment completed at Stripe after it stopped being the live one (replaced, or the fee already
+    # paid): it never counts; its money goes back through a Stripe refund, or an admin is asked to act.
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255))
+    refunded_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    needs_review: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false(), index=True
+    )
 
     transaction = relationship("CommissionTransaction")
     partner = relationship("ChannelPartner")

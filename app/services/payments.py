@@ -1,15 +1,24 @@
 """The CP paying the platform fee it owes when the client paid the CP directly (SPEC 2.8).
 
 By card: a Stripe Checkout session is created and the CpPayment stays `pending` until the signed
-webhook `checkout.session.completed` arrives (handle_stripe_event). Each Stripe event id is stored
-first in StripeEvent, whose primary key makes a second delivery a no-op. A completed payment is
-final: later events for the same session (expired, failed) do not move it back.
+webhook `checkout.session.completed` arrives (handle_stripe_event). A fee has at most one open
+Checkout Session: a new card attempt first expires the earlier one at Stripe and marks it failed
+("replaced"), and refuses to start if Stripe says the earlier one was already paid. Each Stripe event
+id is stored first in StripeEvent, whose primary key makes a second delivery a no-op. A completed
+payment is final: later events for the same session (expired, failed) do not move it back.
+
+Only the live payment counts. A completion for a payment that is not the live one (replaced, or the
+fee already paid by another payment) is never counted: its money is refunded through Stripe (one
+idempotency key per payment) and recorded on the payment; if the refund cannot be made, the payment is
+flagged `needs_review` for an admin. Either way it is audited and the admins are told.
 
 By bank transfer: the CP uploads the receipt (pending); an admin confirms (completed) or rejects
 (failed, with a note).
 """
 
+import json
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 import stripe
@@ -23,11 +32,17 @@ from app.services.commissions import link, lock
 from app.web import money
 
 PAYMENT_FIELDS = ("status", "payment_method", "amount", "stripe_payment_id", "review_note")
+REFUND_FIELDS = (*PAYMENT_FIELDS, "stripe_refund_id", "refunded_at", "needs_review")
 REPLACED_NOTE = "Replaced by a newer card payment attempt."
+NOT_STARTED = "The card payment could not be started. Please try again in a moment."
 
 
 class PaymentError(Exception):
     """A payment action that is not possible now; the message is for the user."""
+
+
+class RefundFailed(Exception):
+    """Stripe did not take back a payment that must not count; the message says why (for an admin)."""
 
 
 def payments_for(tx: CommissionTransaction) -> list[CpPayment]:
@@ -76,14 +91,60 @@ def _configure_stripe() -> str:
     return key
 
 
+def _session_state(session_id: str, api_key: str) -> str:
+    """Expire an open Checkout Session at Stripe; returns its state afterwards (expired, or complete if paid)."""
+    try:
+        return getattr(stripe.checkout.Session.expire(session_id, api_key=api_key), "status", None) or "expired"
+    except stripe.InvalidRequestError:
+        pass  # no longer open (already paid, or already expired): ask Stripe which
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe checkout session expire failed: %s", exc)
+        raise PaymentError(NOT_STARTED) from exc
+    try:
+        return getattr(stripe.checkout.Session.retrieve(session_id, api_key=api_key), "status", None) or "open"
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe checkout session retrieve failed: %s", exc)
+        raise PaymentError(NOT_STARTED) from exc
+
+
+def _close_open_checkouts(tx, cp_user, *, strict: bool) -> None:
+    """Expire the fee's open card checkouts at Stripe, then mark them failed (replaced), audited.
+
+    A checkout Stripe reports as paid stops the new attempt: that money is on its way. With `strict`
+    off (a bank transfer replacing a card attempt) a checkout Stripe cannot be asked about is marked
+    replaced anyway: if it is paid later, that completion is refunded, never counted.
+    """
+    open_cards = [p for p in payments_for(tx) if p.status == "pending" and p.payment_method == "card"]
+    for earlier in open_cards:
+        if earlier.stripe_checkout_session_id:
+            try:
+                state = _session_state(earlier.stripe_checkout_session_id, _configure_stripe())
+            except PaymentError:
+                if strict:
+                    raise
+                state = "unknown"
+            if state == "complete":
+                raise PaymentError(
+                    "Your earlier card payment is being processed. Wait for Stripe to confirm it before paying again."
+                )
+            if state == "open" and strict:
+                raise PaymentError(NOT_STARTED)
+        before = audit.snapshot(earlier, *PAYMENT_FIELDS)
+        earlier.status, earlier.review_note = "failed", REPLACED_NOTE
+        db.session.flush()
+        audit.record(
+            cp_user, "payment.replaced", earlier, before=before, after=audit.snapshot(earlier, *PAYMENT_FIELDS)
+        )
+
+
 def start_card_payment(tx, cp_user, success_url: str, cancel_url: str) -> tuple[CpPayment, str]:
-    """Create a pending card payment and its Stripe Checkout session; returns (payment, checkout URL)."""
+    """Create a pending card payment and its Stripe Checkout session; returns (payment, checkout URL).
+
+    The earlier open checkout of the same fee is expired at Stripe first, so one fee never has two."""
     tx = lock(tx)
     _check_can_pay(tx, cp_user)
     api_key = _configure_stripe()
-    for earlier in payments_for(tx):
-        if earlier.status == "pending":  # an abandoned checkout: only the newest attempt stays open
-            earlier.status, earlier.review_note = "failed", REPLACED_NOTE
+    _close_open_checkouts(tx, cp_user, strict=True)
     payment = _new_payment(tx, "card", cp_user)
     title = tx.lead.title if tx.lead is not None else "Lead"
     try:
@@ -109,16 +170,19 @@ def start_card_payment(tx, cp_user, success_url: str, cancel_url: str) -> tuple[
         )
     except stripe.StripeError as exc:
         current_app.logger.warning("stripe checkout session failed: %s", exc)
-        raise PaymentError("The card payment could not be started. Please try again in a moment.") from exc
+        raise PaymentError(NOT_STARTED) from exc
     payment.stripe_checkout_session_id = session["id"]
     db.session.flush()
     return payment, session["url"]
 
 
 def submit_bank_transfer(tx, cp_user, receipt_upload) -> CpPayment:
-    """The CP uploads its bank-transfer receipt: a pending payment, and the admins are asked to confirm it."""
+    """The CP uploads its bank-transfer receipt: a pending payment, and the admins are asked to confirm it.
+
+    An open card checkout of the same fee is closed first (see _close_open_checkouts)."""
     tx = lock(tx)
     _check_can_pay(tx, cp_user)
+    _close_open_checkouts(tx, cp_user, strict=False)
     stored = storage.save_upload(
         receipt_upload, "payment_receipt", actor=cp_user, cp_id=tx.cp_id, allowed=("image", "pdf")
     )
@@ -145,15 +209,22 @@ def _lock_payment(payment: CpPayment) -> CpPayment:
     return db.session.get(CpPayment, payment.id, with_for_update=True, populate_existing=True)
 
 
+def _lock_both(payment: CpPayment) -> tuple[CommissionTransaction, CpPayment]:
+    """Lock the fee's transaction, then the payment: the order start_card_payment takes them in."""
+    return lock(payment.transaction), _lock_payment(payment)
+
+
 def review_bank_transfer(payment, actor, approve: bool, note: str | None = None) -> CpPayment:
     """An admin confirms (completed) or rejects (failed, with a note) a bank-transfer receipt."""
-    payment = _lock_payment(payment)
+    tx, payment = _lock_both(payment)
     if payment.payment_method != "bank_transfer":
         raise PaymentError("Card payments are confirmed by Stripe, not by hand.")
     if payment.status != "pending":
         raise PaymentError(f"This payment has already been reviewed ({payment.status}).")
     if not approve and not (note or "").strip():
         raise PaymentError("Say why the receipt is rejected; the partner will read this note.")
+    if approve and fee_collected(tx):
+        raise PaymentError("This fee has already been paid by another payment; reject this receipt instead.")
     before = audit.snapshot(payment, *PAYMENT_FIELDS)
     payment.reviewed_by, payment.review_note = actor.id, (note or "").strip() or None
     if approve:
@@ -182,18 +253,176 @@ def _notify_outcome(payment: CpPayment, outcome: str) -> None:
     )
 
 
+# --- money that must not count: refunds ---------------------------------------------------------
+
+
+def _refund(payment: CpPayment) -> str:
+    """Refund the payment's charge in full through Stripe; returns the refund id. One key per payment, so a
+    retried webhook or a second admin click never refunds twice."""
+    if not payment.stripe_payment_id:
+        raise RefundFailed("Stripe did not say which charge to refund")
+    try:
+        api_key = _configure_stripe()
+        refund = stripe.Refund.create(
+            api_key=api_key,
+            payment_intent=payment.stripe_payment_id,
+            reason="duplicate",
+            metadata={"payment_id": str(payment.id)},
+            idempotency_key=f"cp-payment-refund-{payment.id}",
+        )
+    except PaymentError as exc:
+        raise RefundFailed("card payments are not configured") from exc
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe refund for payment %s failed: %s", payment.id, exc)
+        raise RefundFailed(f"Stripe refused the refund: {exc.user_message or exc.__class__.__name__}") from exc
+    status = getattr(refund, "status", None)
+    if status in ("failed", "canceled"):
+        raise RefundFailed(f"Stripe reports the refund {status}")
+    return refund["id"]
+
+
+def _refund_stale(payment: CpPayment, reason: str, actor=None) -> None:
+    """Money arrived for a payment that must not count: refund it, or flag it for an admin. Audited, notified."""
+    before = audit.snapshot(payment, *REFUND_FIELDS)
+    payment.status = "failed"  # it never counts, whatever happens to the refund
+    try:
+        payment.stripe_refund_id = _refund(payment)
+    except RefundFailed as exc:
+        payment.needs_review = True
+        payment.review_note = f"Paid at Stripe after {reason}; not refunded ({exc}). An admin must refund it."
+        action, outcome = "payment.refund_failed", "paid after it stopped counting; the refund failed"
+    else:
+        payment.needs_review, payment.refunded_at = False, utcnow()
+        payment.review_note = f"Paid at Stripe after {reason}; refunded in full."
+        action, outcome = "payment.refunded", "paid after it stopped counting and was refunded"
+    db.session.flush()
+    audit.record(actor, action, payment, before=before, after=audit.snapshot(payment, *REFUND_FIELDS))
+    notifications.notify_admins(
+        "card_payment_not_counted",
+        reference=("payment", payment.id),
+        link=link("admin.commission_detail", tx_id=payment.commission_tx_id),
+        company=payment.partner.company_name if payment.partner is not None else "A partner",
+        amount=money(payment.amount),
+        title=_title(payment.transaction),
+        outcome=outcome,
+    )
+    if payment.refunded_at is not None:
+        _notify_outcome(payment, "refunded: your fee was already paid or the checkout had been replaced")
+
+
+def retry_refund(payment, actor) -> CpPayment:
+    """An admin retries the Stripe refund of a flagged payment (SPEC 2.8); a refusal keeps the flag."""
+    _tx, payment = _lock_both(payment)
+    if not payment.needs_review:
+        raise PaymentError("This payment is not waiting for a refund.")
+    before = audit.snapshot(payment, *REFUND_FIELDS)
+    try:
+        payment.stripe_refund_id = _refund(payment)
+    except RefundFailed as exc:
+        raise PaymentError(f"The refund did not go through: {exc}. Refund it in the Stripe dashboard.") from exc
+    payment.needs_review, payment.refunded_at = False, utcnow()
+    payment.review_note = "Refunded in full (retried by an admin)."
+    db.session.flush()
+    audit.record(actor, "payment.refunded", payment, before=before, after=audit.snapshot(payment, *REFUND_FIELDS))
+    _notify_outcome(payment, "refunded: your fee was already paid or the checkout had been replaced")
+    return payment
+
+
+def payments_needing_review() -> list[CpPayment]:
+    """Card payments whose money came in after they stopped counting and could not be refunded."""
+    stmt = sa.select(CpPayment).where(CpPayment.needs_review.is_(True)).order_by(CpPayment.created_at)
+    return list(db.session.scalars(stmt))
+
+
 # --- the Stripe webhook -------------------------------------------------------------------------
 
+COMPLETIONS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+FAILURES = {
+    "checkout.session.expired": "The card checkout expired before it was paid.",
+    "checkout.session.async_payment_failed": "The card payment failed.",
+    "payment_intent.payment_failed": "The card payment failed.",
+}
+HANDLED = (*COMPLETIONS, *FAILURES)
 
-def verify_event(payload: bytes, signature: str | None):
-    """The event as a plain dict, if the Stripe-Signature header is valid for STRIPE_WEBHOOK_SECRET; else ValueError."""
+
+class WebhookRejected(ValueError):
+    """A webhook request we do not accept (bad signature, or an event we cannot read); answered 400."""
+
+
+@dataclass(frozen=True)
+class StripeEventData:
+    """The parts of a verified Stripe event this app reads, each checked for its type."""
+
+    id: str
+    type: str
+    object_kind: str | None = None
+    object_id: str | None = None
+    payment_ref: str | None = None  # our CpPayment id, as Stripe echoes it (metadata or client_reference_id)
+    payment_status: str | None = None
+    payment_intent: str | None = None
+
+
+def verify_event(payload: bytes, signature: str | None) -> StripeEventData:
+    """The event, if the Stripe-Signature header is valid for STRIPE_WEBHOOK_SECRET and the body is an event
+    we can read; else WebhookRejected (its message is the JSON error answered)."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
-        raise ValueError("webhook secret not configured")
+        raise WebhookRejected("invalid signature")
     try:
-        return stripe.Webhook.construct_event(payload, signature or "", secret).to_dict()
-    except stripe.SignatureVerificationError as exc:
-        raise ValueError("bad signature") from exc
+        stripe.WebhookSignature.verify_header(payload, signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        raise WebhookRejected("invalid signature") from exc
+    try:
+        raw = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookRejected("malformed event: the body is not JSON") from exc
+    return parse_event(raw)
+
+
+def _text(value, what: str, *, required: bool = False, limit: int = 255) -> str | None:
+    """A string field of the event: absent (None) or a short string without NUL (PostgreSQL refuses NUL)."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
+        raise WebhookRejected(f"malformed event: {what} is not a valid string")
+    return value
+
+
+def parse_event(raw) -> StripeEventData:
+    """Read a decoded event. Any shape Stripe never sends raises WebhookRejected; an event of a type this app does
+    not handle is read no further (it is acknowledged, not applied)."""
+    if not isinstance(raw, dict):
+        raise WebhookRejected("malformed event: not a JSON object")
+    event_id = _text(raw.get("id"), "id", required=True)
+    kind = _text(raw.get("type"), "type", required=True, limit=120)
+    if kind not in HANDLED:
+        return StripeEventData(event_id, kind)
+    data = raw.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise WebhookRejected("malformed event: data.object is missing")
+    metadata = obj.get("metadata")
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise WebhookRejected("malformed event: metadata is not a map of strings")
+    for amount in ("amount_total", "amount", "amount_received"):
+        value = obj.get(amount)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise WebhookRejected(f"malformed event: {amount} is not a whole number of cents")
+    intent = obj.get("payment_intent")
+    if isinstance(intent, dict):  # an expanded PaymentIntent
+        intent = intent.get("id")
+    if kind.startswith("payment_intent."):
+        intent = obj.get("id")
+    return StripeEventData(
+        event_id,
+        kind,
+        object_kind=_text(obj.get("object"), "object"),
+        object_id=_text(obj.get("id"), "object id"),
+        payment_ref=_text(metadata.get("payment_id") or obj.get("client_reference_id"), "payment reference"),
+        payment_status=_text(obj.get("payment_status"), "payment_status"),
+        payment_intent=_text(intent, "payment_intent"),
+    )
 
 
 def _first_delivery(event_id: str, event_type: str) -> bool:
@@ -206,26 +435,44 @@ def _first_delivery(event_id: str, event_type: str) -> bool:
     return True
 
 
-def _payment_for(obj) -> CpPayment | None:
-    metadata = obj.get("metadata") or {}
-    payment_id = metadata.get("payment_id") or obj.get("client_reference_id")
+def _payment_for(event: StripeEventData) -> CpPayment | None:
+    """Our card payment the event is about, or None (a payment of someone else's integration, or none at all)."""
     payment = None
-    if payment_id:
+    if event.payment_ref:
         try:
-            payment = db.session.get(CpPayment, uuid.UUID(str(payment_id)))
+            payment = db.session.get(CpPayment, uuid.UUID(event.payment_ref))
         except ValueError:
             payment = None
-    if payment is None and obj.get("object") == "checkout.session" and obj.get("id"):
-        payment = db.session.scalar(sa.select(CpPayment).where(CpPayment.stripe_checkout_session_id == obj["id"]))
-    return _lock_payment(payment) if payment is not None else None
+    if payment is None and event.object_kind == "checkout.session" and event.object_id:
+        stmt = sa.select(CpPayment).where(CpPayment.stripe_checkout_session_id == event.object_id)
+        payment = db.session.scalar(stmt)
+    if payment is None or payment.payment_method != "card":
+        return None
+    return payment
 
 
-def _complete_card(payment: CpPayment, obj) -> None:
-    if payment.status == "completed":
+def _not_live_because(payment: CpPayment, tx: CommissionTransaction) -> str | None:
+    """Why a completion of this payment must not count (None: it is the live payment of an owed fee)."""
+    others = [p for p in payments_for(tx) if p.id != payment.id]
+    if any(p.status == "completed" for p in others):
+        return "the fee had already been paid"
+    if payment.review_note == REPLACED_NOTE or any(p.status == "pending" for p in others):
+        return "it had been replaced by a newer payment"
+    if not fee_owed(tx):
+        return "no fee was owed any more"
+    return None
+
+
+def _complete_card(payment: CpPayment, tx: CommissionTransaction, event: StripeEventData) -> None:
+    if payment.status == "completed" or payment.refunded_at is not None or payment.needs_review:
+        return  # already counted, or already refunded / flagged
+    payment.stripe_payment_id = event.payment_intent or payment.stripe_payment_id
+    reason = _not_live_because(payment, tx)
+    if reason is not None:
+        _refund_stale(payment, reason)
         return
     before = audit.snapshot(payment, *PAYMENT_FIELDS)
     payment.status, payment.completed_at = "completed", utcnow()
-    payment.stripe_payment_id = obj.get("payment_intent") or payment.stripe_payment_id
     payment.review_note = None
     db.session.flush()
     audit.record(None, "payment.completed", payment, before=before, after=audit.snapshot(payment, *PAYMENT_FIELDS))
@@ -241,20 +488,17 @@ def _fail_card(payment: CpPayment, reason: str) -> None:
     audit.record(None, "payment.failed", payment, before=before, after=audit.snapshot(payment, *PAYMENT_FIELDS))
 
 
-def handle_stripe_event(event) -> bool:
-    """Apply a verified Stripe event once. Returns False for a repeated or irrelevant delivery."""
-    if not _first_delivery(event["id"], event["type"]):
+def handle_stripe_event(event: StripeEventData) -> bool:
+    """Apply a verified, parsed Stripe event once. Returns False for a repeated or irrelevant delivery."""
+    if not _first_delivery(event.id, event.type) or event.type not in HANDLED:
         return False
-    obj = event["data"]["object"]
-    payment = _payment_for(obj)
-    if payment is None or payment.payment_method != "card":
+    payment = _payment_for(event)
+    if payment is None:
         return False
-    kind = event["type"]
-    paid = obj.get("payment_status") in ("paid", "no_payment_required")
-    if (kind == "checkout.session.completed" and paid) or kind == "checkout.session.async_payment_succeeded":
-        _complete_card(payment, obj)
-    elif kind == "checkout.session.expired":
-        _fail_card(payment, "The card checkout expired before it was paid.")
-    elif kind in ("checkout.session.async_payment_failed", "payment_intent.payment_failed"):
-        _fail_card(payment, "The card payment failed.")
+    tx, payment = _lock_both(payment)
+    paid = event.payment_status in ("paid", "no_payment_required")
+    if event.type in COMPLETIONS and (paid or event.type == "checkout.session.async_payment_succeeded"):
+        _complete_card(payment, tx, event)
+    elif event.type in FAILURES:
+        _fail_card(payment, FAILURES[event.type])
     return True

@@ -13,13 +13,17 @@ bp = Blueprint("webhooks", __name__)
 @public
 @csrf.exempt
 def stripe_webhook():
-    """Stripe events: verified with STRIPE_WEBHOOK_SECRET, each event id processed once."""
+    """Stripe events: verified with STRIPE_WEBHOOK_SECRET, each event id processed once.
+
+    400 with a small JSON error for a bad signature or an event we cannot read (Stripe retries it, and it shows
+    in the Stripe dashboard); 200 for a well-formed event, applied or not."""
     payload = request.get_data(cache=False)
     try:
         event = payments.verify_event(payload, request.headers.get("Stripe-Signature"))
-    except ValueError:
-        return jsonify(error="invalid signature"), 400
+    except payments.WebhookRejected as exc:
+        current_app.logger.warning("stripe webhook rejected: %s", exc)
+        return jsonify(error=str(exc)), 400
     processed = payments.handle_stripe_event(event)
     db.session.commit()
-    current_app.logger.info("stripe event %s %s processed=%s", event["id"], event["type"], processed)
+    current_app.logger.info("stripe event %s %s processed=%s", event.id, event.type, processed)
     return jsonify(received=True, processed=processed)

@@ -11,6 +11,7 @@ ROUTES = {
     "POST admin.commission_reapply_rule": ("/admin/commissions/{tx}/reapply-rule", admin_only(303)),
     "POST admin.commission_settle": ("/admin/commissions/{tx}/settle", admin_only(422)),
     "POST admin.payment_review": ("/admin/commissions/payments/{payment}/review", admin_only(422)),
+    "POST admin.payment_refund": ("/admin/commissions/payments/{payment}/refund", admin_only(409)),
     "GET admin.commission_receipt": ("/admin/commissions/{paid_tx}/receipt", staff(200)),
     "GET admin.payment_receipt": ("/admin/commissions/payments/{completed_payment}/receipt", staff(200)),
     # --- channel partner -----------------------------------------------------------------------
