@@ -270,14 +270,14 @@ def test_admin_list_filters_and_sorts(app, world):
     assert client.get("/admin/leads", query_string={"sort": "'; drop", "from": "nope", "page": "-3"}).status_code == 200
 
 
-def test_only_the_super_admin_deletes_and_a_paid_lead_needs_two_confirmations(app, world):
+def test_only_the_super_admin_deletes_and_a_lead_with_money_recorded_needs_two_confirmations(app, world):
     lead = world["lead"]
     assert client_for(app, world["admin"]).delete(f"/super/leads/{lead.id}?confirm=yes").status_code == 403
     with app.test_request_context():
         from app.services import pipeline
 
         pipeline.change_stage(db.session.get(Lead, lead.id), "won", world["admin"], lead.version)
-        db.session.scalar(sa.select(CommissionTransaction)).status = "paid"
+        db.session.scalar(sa.select(CommissionTransaction)).status = "due"  # the client payment was recorded
         db.session.commit()
     owner = client_for(app, world["super"])
     first = owner.delete(f"/super/leads/{lead.id}", query_string={"confirm": "yes"}, headers=HX)

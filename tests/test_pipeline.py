@@ -152,13 +152,13 @@ def test_an_unallocated_lead_cannot_move(people):
         pipeline.change_stage(lead, "won", admin, lead.version)
 
 
-def test_deleting_a_paid_lead_needs_a_second_confirmation_and_is_audited(people):
+def test_deleting_a_lead_with_a_recorded_client_payment_needs_a_second_confirmation_and_is_audited(people):
     admin, cp, _ = people
     owner = factories.make_user("super_admin")
-    lead = factories.make_lead(assignee=cp, title="Paid one", commission_amount="1000")
+    lead = factories.make_lead(assignee=cp, title="Due one", commission_amount="1000")
     pipeline.add_note(lead, "Signed on the spot", cp.user)
     pipeline.change_stage(lead, "won", cp.user, lead.version)
-    db.session.scalar(sa.select(CommissionTransaction)).status = "paid"
+    db.session.scalar(sa.select(CommissionTransaction)).status = "due"
     with pytest.raises(pipeline.NotAllowed):
         pipeline.delete_lead(lead, admin, confirmed_twice=True)
     with pytest.raises(pipeline.NeedsSecondConfirmation):
@@ -168,6 +168,17 @@ def test_deleting_a_paid_lead_needs_a_second_confirmation_and_is_audited(people)
     db.session.commit()
     assert db.session.get(Lead, lead_id) is None
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "lead.deleted"))
-    assert event.before["title"] == "Paid one"
+    assert event.before["title"] == "Due one"
     assert event.before["notes"][0]["body"] == "Signed on the spot"
-    assert event.before["commission_transaction"]["status"] == "paid"
+    assert event.before["commission_transaction"]["status"] == "due"
+
+
+def test_a_lead_whose_commission_was_paid_cannot_be_deleted_even_when_confirmed_twice(people):
+    _, cp, _ = people
+    owner = factories.make_user("super_admin")
+    lead = factories.make_lead(assignee=cp, title="Paid one", commission_amount="1000")
+    pipeline.change_stage(lead, "won", cp.user, lead.version)
+    db.session.scalar(sa.select(CommissionTransaction)).status = "paid"
+    with pytest.raises(pipeline.KeptForMoney, match="commission was paid"):
+        pipeline.delete_lead(lead, owner, confirmed_twice=True)
+    assert db.session.get(Lead, lead.id) is not None

@@ -38,9 +38,12 @@ class CommissionFrozen(Exception):
 
 
 def transaction_for(lead, lock: bool = False) -> CommissionTransaction | None:
+    """The lead's transaction. `lock=True` takes its row lock (SELECT ... FOR UPDATE) and re-reads it, so a
+    status or amount committed by someone else while we waited (a settlement, say) is what the caller sees,
+    not the copy loaded earlier in this request."""
     stmt = sa.select(CommissionTransaction).where(CommissionTransaction.lead_id == lead.id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return db.session.scalar(stmt)
 
 
@@ -163,10 +166,20 @@ def link(endpoint: str, **values) -> str:
         return url_for(endpoint, **values)
 
 
-def lock(tx: CommissionTransaction) -> CommissionTransaction:
-    """Re-read the transaction row under SELECT ... FOR UPDATE (a no-op lock on SQLite)."""
+GONE = "This commission no longer exists: its lead was deleted. Reload the page."
+
+
+def lock(tx: CommissionTransaction, gone: type[Exception] = CommissionError) -> CommissionTransaction:
+    """Re-read the transaction row under SELECT ... FOR UPDATE (a no-op lock on SQLite).
+
+    The row may have been deleted (with its lead) since the page was read or while we waited for the
+    lock: that raises `gone` (the caller's own refusal type, so its view answers it) with GONE.
+    """
     db.session.flush()
-    return db.session.get(CommissionTransaction, tx.id, with_for_update=True, populate_existing=True)
+    row = db.session.get(CommissionTransaction, tx.id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise gone(GONE)
+    return row
 
 
 def _require_pending_with_amount(tx: CommissionTransaction, what: str) -> None:

@@ -28,6 +28,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.leads import FEE_TYPES, STAGE_LABELS, STAGES
 from app.services import audit, commissions, notifications, storage
+from app.web import money
 
 MAX_MONEY = Decimal("999999999999.99")
 AMOUNT_PATTERN = re.compile(r"-?(\d+(\.\d*)?|\.\d+)", re.ASCII)
@@ -70,6 +71,19 @@ class NotAllowed(PipelineError):
 
 class NeedsSecondConfirmation(PipelineError):
     status = 409
+
+
+class KeptForMoney(PipelineError):
+    """The lead carries money records with receipts, so it cannot be deleted (see delete_lead)."""
+
+    status = 409
+
+    def __init__(self, blockers: list[str]):
+        super().__init__(
+            "This lead cannot be deleted: " + "; ".join(blockers) + ". Those records and their receipts must "
+            "keep matching the money that moved, so the lead stays."
+        )
+        self.blockers = blockers
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -164,8 +178,16 @@ def _activity(lead, actor, action: str, **detail) -> LeadActivity:
     return row
 
 
-def _assert_not_frozen(lead, lock: bool = False) -> None:
-    tx = commissions.transaction_for(lead, lock=lock)
+def _assert_not_frozen(lead) -> None:
+    """Lock the lead's commission transaction, re-read, and refuse if it is paid (SPEC 2.9).
+
+    Every operation that changes a lead's money, stage or partner calls this FIRST, before it writes
+    anything: the lock order is always transaction row, then lead row (and the rollup rows its flush
+    touches), the same order a settlement takes. A settlement and an edit of the same lead therefore queue
+    instead of deadlocking, and whichever comes second sees the other's committed result: the edit finds
+    the commission paid (Frozen, 409) or the settlement finds the net changed (refused, 409).
+    """
+    tx = commissions.transaction_for(lead, lock=True)
     if tx is not None and tx.status == "paid":
         raise Frozen(str(commissions.CommissionFrozen()))
 
@@ -260,7 +282,7 @@ def change_stage(lead, stage: str, actor, expected_version, lost_reason: str | N
         return lead
     crosses_won = "won" in (stage, old_stage)
     if crosses_won:  # only a won lead can have a paid (frozen) commission: lock its row for the change
-        _assert_not_frozen(lead, lock=True)
+        _assert_not_frozen(lead)
     _claim_version(
         lead,
         expected_version,
@@ -390,17 +412,46 @@ def add_evidence(lead, file, actor, description: str | None = None) -> LeadEvide
 # --- deletion (super admin only) --------------------------------------------------------------
 
 
-def money_is_settled(lead) -> bool:
-    """True when the lead's commission was paid or its platform fee was settled to the super admin."""
-    tx = commissions.transaction_for(lead)
+def money_records(lead, lock: bool = False) -> tuple[list[str], bool]:
+    """What stops the lead's deletion, and whether deleting it needs a second confirmation.
+
+    Returns (blockers, needs_second): `blockers` names, in the super admin's words, each money record that
+    has its own receipt and so must outlive the lead; `needs_second` is True when money was recorded (the
+    client payment) but nothing was paid out or receipted yet. `lock=True` takes the transaction's row lock
+    first (see _assert_not_frozen), so a settlement cannot slip in between this check and the deletion.
+    """
+    from app.services.receipts import receipt_number  # here, not at the top: it loads reportlab
+
+    tx = commissions.transaction_for(lead, lock=lock)
     if tx is None:
-        return False
-    settled_fee = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(PlatformFeeSettlementItem)
-        .where(PlatformFeeSettlementItem.transaction_id == tx.id)
+        return [], False
+    blockers = []
+    item = db.session.scalar(
+        sa.select(PlatformFeeSettlementItem).where(PlatformFeeSettlementItem.transaction_id == tx.id)
     )
-    return tx.status == "paid" or bool(settled_fee)
+    if item is not None:
+        settlement = item.settlement
+        count = settlement.lead_count
+        blockers.append(
+            f"its platform fee is part of settlement {receipt_number('FS', settlement.id)} "
+            f"({money(settlement.amount)} for {count} {'lead' if count == 1 else 'leads'})"
+        )
+    if tx.status == "paid":
+        blockers.append(
+            "the client paid the partner directly and the commission is closed"
+            if tx.client_paid_cp_directly
+            else f"its commission was paid to the partner (receipt {receipt_number('CS', tx.id)})"
+        )
+    payments = db.session.scalars(
+        sa.select(CpPayment).where(CpPayment.commission_tx_id == tx.id, CpPayment.status != "failed")
+    )
+    for payment in payments:
+        blockers.append(
+            f"the partner paid its platform fee (receipt {receipt_number('CP', payment.id)})"
+            if payment.status == "completed"
+            else "the partner's payment of its platform fee is still in progress"
+        )
+    return blockers, not blockers and tx.status == "due"
 
 
 def full_content(lead) -> dict:
@@ -425,23 +476,31 @@ def full_content(lead) -> dict:
 def delete_lead(lead, actor, confirmed_twice: bool = False) -> None:
     """Delete a lead with everything attached, audited with its full content.
 
-    A lead whose money was paid or settled needs the super admin's second confirmation; its
-    transaction, CP payments and fee-settlement line go with it (all recorded in the audit).
+    Refused (KeptForMoney, 409, nothing changed) while a money record with its own receipt hangs on the
+    lead: a paid commission, a fee inside a platform-fee settlement, a completed (or pending) CP payment.
+    Why refuse rather than delete or recompute: those receipts describe money that really moved. Removing
+    one line of a two-lead settlement would leave "$645.00 for 2 leads" over a single $165 line (or, if the
+    settlement were recomputed, a receipt for a transfer that never happened at that amount), and the
+    super admin's settled income would fall by a fee that was in fact received. The lead stays; the
+    records and their receipts keep agreeing.
+
+    A lead whose client payment was recorded (due) but not yet paid out has no receipt; it is deleted on
+    the super admin's second confirmation. Its transaction goes with it, recorded in the audit.
     """
     if not getattr(actor, "is_super", False):
         raise NotAllowed("Only the super admin can delete leads.")
-    if money_is_settled(lead) and not confirmed_twice:
+    blockers, needs_second = money_records(lead, lock=True)
+    if blockers:
+        raise KeptForMoney(blockers)
+    if needs_second and not confirmed_twice:
         raise NeedsSecondConfirmation(
-            "This lead has a paid commission or a settled platform fee. Deleting it removes that financial "
+            "The client payment for this lead's commission has been recorded. Deleting the lead removes that "
             "record too. Confirm a second time to delete it anyway."
         )
     before = full_content(lead)
     tx = commissions.transaction_for(lead)
     if tx is not None:
-        db.session.execute(sa.delete(CpPayment).where(CpPayment.commission_tx_id == tx.id))
-        db.session.execute(
-            sa.delete(PlatformFeeSettlementItem).where(PlatformFeeSettlementItem.transaction_id == tx.id)
-        )
+        db.session.execute(sa.delete(CpPayment).where(CpPayment.commission_tx_id == tx.id))  # failed ones only
         db.session.execute(sa.delete(CommissionTransaction).where(CommissionTransaction.id == tx.id))
     audit.record(actor, "lead.deleted", ("leads", lead.id), before=before, after=None)
     db.session.delete(lead)

@@ -54,7 +54,7 @@ def settle_to_cp(tx, actor, bank_slip_file, reference, idempotency_key, confirme
     earlier = _by_key(idempotency_key)
     if earlier is not None:
         return _replayed(earlier, tx)
-    tx = lock(tx)
+    tx = lock(tx, gone=SettlementRefused)
     if idempotency_key and tx.settlement_key == idempotency_key:
         return tx  # the same form, submitted again while the first was being saved
     if tx.status != "due":
@@ -105,7 +105,7 @@ def _notify_settled(tx: CommissionTransaction) -> None:
 
 def request_settlement(tx, cp_user) -> CommissionTransaction:
     """The CP asks the admins to settle a due transaction; open requests form the admins' queue."""
-    tx = lock(tx)
+    tx = lock(tx, gone=SettlementRefused)
     partner = cp_user.partner
     if partner is None or tx.cp_id != partner.id:
         raise SettlementRefused("This commission is not yours.")

@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.files.backends import current_backend
-from app.files.checks import TYPE_BY_EXTENSION, TYPES, UploadRejected, check_content, clean_name, magic_matches
+from app.files.checks import (
+    TYPE_BY_EXTENSION,
+    TYPES,
+    Limits,
+    UploadRejected,
+    check_content,
+    clean_name,
+    magic_matches,
+)
 from app.models import (
     CommissionTransaction,
     CpPayment,
@@ -77,6 +85,19 @@ _WRITTEN = "storage_written_keys"
 
 def _max_bytes() -> int:
     return int(current_app.config["MAX_UPLOAD_BYTES"])
+
+
+def _limits() -> Limits:
+    config = current_app.config
+    return Limits(
+        image_pixels=int(config["MAX_IMAGE_PIXELS"]),
+        image_decode_bytes=int(config["MAX_IMAGE_DECODE_BYTES"]),
+        image_frames=int(config["MAX_IMAGE_FRAMES"]),
+        image_metadata_bytes=int(config["MAX_IMAGE_METADATA_BYTES"]),
+        archive_unpacked_bytes=int(config["MAX_ARCHIVE_UNPACKED_BYTES"]),
+        archive_entries=int(config["MAX_ARCHIVE_ENTRIES"]),
+        archive_ratio=int(config["MAX_ARCHIVE_RATIO"]),
+    )
 
 
 def _new_key(kind: str, ext: str) -> str:
@@ -166,7 +187,7 @@ def save_upload(file, kind: str, *, actor, cp_id=None, allowed=ALL_GROUPS) -> St
         raise UploadRejected("Choose a file to upload.")
     name, ext = clean_name(file.filename)
     data = _read_upload(file)
-    file_type = check_content(data, ext, allowed, _max_bytes())
+    file_type = check_content(data, ext, allowed, _max_bytes(), _limits())
     return _store(data, kind, name, file_type.content_type, ext, actor, cp_id)
 
 

@@ -22,12 +22,14 @@ def leads():
 @bp.get("/leads/<lead_id>")
 def lead_detail(lead_id):
     lead = load_lead(lead_id)
-    ctx = lead_views.panel_context(lead, delete_form=DeleteLeadForm(), settled=pipeline.money_is_settled(lead))
+    blockers, needs_second = pipeline.money_records(lead)
+    ctx = lead_views.panel_context(lead, delete_form=DeleteLeadForm(), blockers=blockers, money_recorded=needs_second)
     return render("superadmin/leads/detail.html", **ctx)
 
 
 def _delete(lead_id):
     lead = load_lead(lead_id)
+    # htmx sends a DELETE's fields in the query string, a POST's in the body: read both.
     form = DeleteLeadForm(formdata=request.values)
     if not form.validate():
         return _refused(lead, form, "Press the Delete button to confirm.", 422)
@@ -36,7 +38,7 @@ def _delete(lead_id):
         pipeline.delete_lead(lead, current_user, confirmed_twice=form.confirm_again.data == "yes")
     except pipeline.PipelineError as exc:
         db.session.rollback()
-        return _refused(lead, form, str(exc), exc.status)
+        return _refused(lead, form, str(exc), exc.status, second=isinstance(exc, pipeline.NeedsSecondConfirmation))
     db.session.commit()
     flash(f"Lead “{title}” deleted. The audit log keeps its full content.", "success")
     if is_htmx_partial():
@@ -44,10 +46,10 @@ def _delete(lead_id):
     return redirect(url_for("superadmin.leads"))
 
 
-def _refused(lead, form, message, status):
+def _refused(lead, form, message, status, second=False):
+    blockers, needs_second = pipeline.money_records(lead)
     ctx = {"lead": lead, "delete_form": form, "message": message, "message_status": status}
-    ctx["settled"] = pipeline.money_is_settled(lead)
-    ctx["needs_second"] = status == 409
+    ctx.update(blockers=blockers, money_recorded=needs_second, needs_second=second)
     ctx = {**lead_views.panel_context(lead), **ctx}
     return render(
         "superadmin/leads/detail.html", partial="superadmin/leads/partials/_delete.html", status=status, **ctx
