@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_web(app: Flask) -> None:
     from app import access, web
+    from app.idempotency import register_idempotency
     from app.navigation import register_navigation
 
     app.before_request(access.enforce)
@@ -111,3 +112,4 @@ def register_web(app: Flask) -> None:
     web.register_errors(app)
     web.register_security_headers(app)
     register_navigation(app)
+    register_idempotency(app)  # after the access checks and the NUL guard: only a request that may act claims

@@ -130,7 +130,10 @@ def init_sentry(app) -> bool:
 
 def _user_id() -> str | None:
     user = g.get("_login_user")  # Flask-Login's cache: no extra query just for the log line
-    return str(user.id) if user is not None and getattr(user, "is_authenticated", False) else None
+    # The row's key, read without loading the row (an anonymous user has none): after a commit the row is
+    # expired, and the database may be gone by the time the line is written.
+    state = getattr(user, "_sa_instance_state", None)
+    return str(state.identity[0]) if state is not None and state.identity else None
 
 
 def register_logging(app) -> None:

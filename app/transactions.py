@@ -27,7 +27,10 @@ def _note_writes(conn, cursor, statement, parameters, context, executemany) -> N
 
 
 def _transaction_ended(conn) -> None:
-    conn.info.pop(WROTE, None)
+    # A connection lost mid-transaction (killed, restarted) cannot be asked for its info: that raises, and so
+    # would the rollback that ends every failed request. Its info goes with the DBAPI connection anyway.
+    if not conn.invalidated:
+        conn.info.pop(WROTE, None)
 
 
 def register_read_only_commit(app) -> None:

@@ -1,10 +1,24 @@
 """Rendering helpers, error pages and security headers shared by every portal."""
 
+import logging
 from decimal import Decimal
 from functools import lru_cache, total_ordering
+from urllib.parse import urlsplit
 
-from flask import current_app, g, has_request_context, make_response, render_template, request, url_for
+import sqlalchemy as sa
+from flask import (
+    current_app,
+    g,
+    has_request_context,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 
 
@@ -144,6 +158,9 @@ def _error(status: int, template: str, **context):
 
 
 def register_errors(app) -> None:
+    if not sa.event.contains(Session, "after_commit", _note_commit):  # a process-wide hook: once for every app
+        sa.event.listen(Session, "after_commit", _note_commit)
+
     @app.errorhandler(403)
     def forbidden(_e):
         return _error(403, "errors/403.html")
@@ -173,6 +190,12 @@ def register_errors(app) -> None:
             return response
         return _error(400, "errors/generic.html", title="Your form expired. Please go back, reload and try again.")
 
+    @app.errorhandler(sa.exc.DBAPIError)
+    def database_unavailable(exc):
+        if not is_transient_database_error(exc):
+            raise exc  # a real fault (a constraint, bad SQL): the 500 below, with its traceback in the log
+        return database_fault_answer(exc)
+
     @app.errorhandler(500)
     def server_error(_e):
         from app.extensions import db
@@ -183,9 +206,74 @@ def register_errors(app) -> None:
         return _error(500, "errors/generic.html", title="Something went wrong on our side.")
 
 
+# -- the database went away mid-request ---------------------------------------------------------------------------
+
+COMMITTED = "leadflow_committed"  # flask.g: this request's transaction committed (set by an after_commit hook)
+RETRY_AFTER_SECONDS = 5
+database_log = logging.getLogger("leadflow.database")
+
+
+def is_transient_database_error(exc: sa.exc.DBAPIError) -> bool:
+    """The connection was lost (killed, restarted, network) or the database asked for a retry (a serialization
+    failure, a lock it gave up on, shutting down): psycopg raises all of these as OperationalError."""
+    return bool(exc.connection_invalidated) or isinstance(exc, sa.exc.OperationalError)
+
+
+def _note_commit(session) -> None:
+    if has_request_context() and not session.in_nested_transaction():
+        setattr(g, COMMITTED, True)
+
+
+def database_fault_answer(exc):
+    """What a request answers when the database failed under it.
+
+    Before its transaction committed, nothing it did was kept: 503 "try again" (with Retry-After), which is true
+    and safe. After the commit (the failure came from a read that followed: the redirect's URL, a fragment, a
+    hook) the change IS saved, so "try again" would make the user do it twice: the answer is the success one a
+    form gets, the page reloaded (HX-Refresh) or a redirect back to where the form was. The page is rendered
+    without the context processors and the rolled-back session, which would query the database again."""
+    from app.extensions import db
+
+    committed = bool(g.get(COMMITTED))
+    reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    database_log.warning(
+        "database unavailable during %s %s (%s); committed before: %s",
+        request.method,
+        request.path,
+        reason,
+        committed,
+        extra={"fields": {"request_id": g.get("request_id"), "committed": committed}},
+    )
+    try:
+        db.session.rollback()  # undo what is not committed (and drop uploaded bytes); the connection is discarded
+    except sa.exc.SQLAlchemyError:
+        db.session.close()
+    if committed:
+        if request.headers.get("HX-Request") == "true":
+            response = make_response("", 200)
+            response.headers["HX-Refresh"] = "true"
+            return response
+        return redirect(_same_site_referrer() or url_for("core.index"), 303)
+    title = "The service is temporarily unavailable. Nothing was changed: please try again in a few seconds."
+    env = current_app.jinja_env
+    if is_htmx_partial():
+        body = env.get_template("errors/_message.html").render(status=503, title=title)
+    else:
+        body = env.get_template("errors/_page.html").render(status=503, heading=title, detail="", portal=None)
+    response = make_response(body, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _same_site_referrer() -> str | None:
+    referrer = request.referrer or ""
+    return referrer if referrer and urlsplit(referrer).netloc == request.host else None
+
+
 def _signed_in() -> bool:
-    user = g.get("_login_user")
-    return user is not None and getattr(user, "is_authenticated", False)
+    # Read from the session, not the user row: after a commit the row is expired, and loading it again here, once
+    # the answer is made, would turn a connection lost at that moment into a 500 for a change that was saved.
+    return "_user_id" in session
 
 
 def content_security_policy(config) -> str:
@@ -208,7 +296,10 @@ def _has_nul(values) -> bool:
 def register_security_headers(app) -> None:
     """Headers on every response, and a guard against input no column can store.
     The request id itself is assigned first thing, in app.operations."""
+    from app.validators import register_form_parts_guard
+
     csp = content_security_policy(app.config)
+    register_form_parts_guard()  # a file part where a form expects text is ignored, not a TypeError
 
     @app.before_request
     def refuse_nul_bytes():

@@ -405,15 +405,16 @@ def test_one_upload_raced_into_eight_settlements_is_attached_once(s3_app):
     barrier = threading.Barrier(len(txs))
     codes, errors = [], []
 
-    def attempt(tx):
+    clients = [login(race_app.test_client(), admin) for _ in plain]  # a server-side session each, made here
+
+    def attempt(tx, client):
         try:
-            client = login(race_app.test_client(), admin)
             barrier.wait(timeout=30)
             codes.append(settle(client, tx, file_id).status_code)
         except Exception as exc:  # noqa: BLE001  (reported below)
             errors.append(repr(exc))
 
-    threads = [threading.Thread(target=attempt, args=(tx,)) for tx in plain]
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(plain, clients, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:

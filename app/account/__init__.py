@@ -2,19 +2,19 @@
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from app.access import ANY_USER, roles
 from app.extensions import db
 from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
+from app.idempotency import IdempotentForm
 from app.services import profiles, storage
 from app.web import render
 
 bp = Blueprint("account", __name__)
 
 
-class AvatarForm(FlaskForm):
+class AvatarForm(IdempotentForm):
     avatar = DirectFileField("Avatar (JPEG, PNG or WebP)", kind="avatar")
 
 

@@ -12,6 +12,7 @@ from app.models.finance import (
     PlatformFeeSettlementItem,
     StripeEvent,
 )
+from app.models.idempotency import IdempotencyKey
 from app.models.leads import Lead, LeadActivity, LeadEvidence, LeadNote
 from app.models.partners import ChannelPartner
 from app.models.reports import ReportExport
@@ -29,6 +30,7 @@ __all__ = [
     "CpCategoryContent",
     "CpPayment",
     "EmailOutbox",
+    "IdempotencyKey",
     "Lead",
     "LeadActivity",
     "LeadEvidence",

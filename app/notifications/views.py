@@ -11,6 +11,7 @@ from app.loaders import get_or_404, load_notification
 from app.models import Announcement
 from app.notifications import bp
 from app.services import announcements, notifications
+from app.validators import query_page
 from app.web import is_htmx_partial, render
 
 PAGE_SIZE = 20
@@ -37,7 +38,7 @@ def safe_link(link: str | None) -> str | None:
 
 def _list_context():
     show = "unread" if request.args.get("show") == "unread" else "all"
-    page = request.args.get("page", 1, type=int) or 1
+    page = query_page(request.args)
     pagination = notifications.page_for(current_user, page, PAGE_SIZE, unread_only=show == "unread")
     return {"pagination": pagination, "show": show}
 

@@ -4,6 +4,7 @@ from flask import request
 
 from app.loaders import load_fee_settlement
 from app.services import fee_settlements, receipts
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 25
@@ -14,7 +15,7 @@ ENDPOINTS = {  # portal -> (settlement detail, receipt)
 
 
 def history_page(template: str, portal: str):
-    pagination = fee_settlements.settlement_page(request.args.get("page", 1, type=int), PAGE_SIZE)
+    pagination = fee_settlements.settlement_page(query_page(request.args), PAGE_SIZE)
     return render(
         template,
         partial="admin/platform_fees/partials/_settlements.html",

@@ -9,6 +9,7 @@ from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from app.files.fields import DirectFileField
+from app.idempotency import IdempotentForm
 from app.models.leads import STAGE_LABELS, STAGES
 from app.services import pipeline
 
@@ -63,11 +64,11 @@ class OverrideForm(OverrideFields, VersionedForm):
     pass
 
 
-class NoteForm(FlaskForm):
+class NoteForm(IdempotentForm):
     body = TextAreaField("Note", validators=[DataRequired("Write the note first."), Length(max=pipeline.MAX_NOTE)])
 
 
-class EvidenceForm(FlaskForm):
+class EvidenceForm(IdempotentForm):
     file = DirectFileField("Evidence file (image, PDF or document)", kind="evidence")
     description = StringField("Description (optional)", validators=[Length(max=300)])
 
@@ -77,7 +78,7 @@ class AllocateForm(OverrideFields, FlaskForm):
     partner = SelectField("Channel partner", validators=[DataRequired("Choose a channel partner.")])
 
 
-class LeadCreateForm(FlaskForm):
+class LeadCreateForm(IdempotentForm):
     title = StringField("Title", validators=[DataRequired("Give the lead a title."), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=10000)])
     category = SelectField("Category", validators=[Optional()])
@@ -98,6 +99,6 @@ class LeadCreateForm(FlaskForm):
             raise ValidationError(str(exc)) from None
 
 
-class DeleteLeadForm(FlaskForm):
+class DeleteLeadForm(IdempotentForm):
     confirm = HiddenField(validators=[DataRequired("Press the Delete button to confirm.")])
     confirm_again = HiddenField()

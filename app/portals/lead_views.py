@@ -24,6 +24,7 @@ from app.portals.lead_forms import (
     prefix_for,
 )
 from app.services import commissions, fees, leads_query, pipeline, storage
+from app.validators import query_page
 from app.web import is_htmx_partial, memoized_macro, render, url_for_id
 
 DETAIL_TEMPLATES = {"cp": "cp/leads/detail.html", "admin": "admin/leads/detail.html"}
@@ -416,7 +417,7 @@ def kanban_page(template: str, **extra):
 
 def list_page(template: str, assigned_to=None, **extra):
     filters = leads_query.LeadFilters.from_args(request.args)
-    pagination = leads_query.list_page(filters, request.args.get("page", 1, type=int), assigned_to=assigned_to)
+    pagination = leads_query.list_page(filters, query_page(request.args), assigned_to=assigned_to)
     ctx = {"pagination": pagination, "filters": filters, **common_context(), **extra}
     return render(template, partial="_partials/leads/_table.html", **ctx)
 

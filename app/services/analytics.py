@@ -21,6 +21,7 @@ from app.models import Category
 from app.models.rollups import DAY, DailyRollup
 from app.services import charts, rollups
 from app.services.reports import ReportFilters, grouped_totals
+from app.validators import query_date
 
 GROUPINGS = ("week", "month")
 ZERO = Decimal("0.00")
@@ -45,20 +46,13 @@ class Range:
         return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat(), "group": self.grouping}
 
 
-def _parse(value) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
 def range_from_args(args, today: date | None = None) -> Range:
     """Read from/to/grouping; defaults to the last twelve months by month. Too many weekly buckets → by month."""
     today = today or date.today()
     grouping = args.get("group") if args.get("group") in GROUPINGS else "month"
-    date_to = _parse(args.get("date_to")) or today
+    date_to = query_date(args.get("date_to")) or today
     default_from = (date_to.replace(day=1) - timedelta(days=335)).replace(day=1)
-    date_from = _parse(args.get("date_from")) or default_from
+    date_from = query_date(args.get("date_from")) or default_from
     if date_from > date_to:
         date_from, date_to = date_to, date_from
     if grouping == "week" and len(bucket_keys(Range(date_from, date_to, "week"))) > MAX_BUCKETS:

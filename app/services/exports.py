@@ -332,7 +332,10 @@ def _drawing(chart, regular: str):
     from reportlab.lib import colors
 
     drawing = Drawing(760, 210)
-    plot = VerticalBarChart() if chart.kind == "bar" else HorizontalLineChart()
+    # reportlab cannot draw a line through fewer than two points (a one-period range, or a range with no data):
+    # such a series is drawn as bars, which show the same values.
+    bars = chart.kind == "bar" or min((sum(v is not None for v in s.values) for s in chart.series), default=0) < 2
+    plot = VerticalBarChart() if bars else HorizontalLineChart()
     plot.x, plot.y, plot.width, plot.height = 56, 40, 560, 150
     plot.data = [tuple(float(v) if v is not None else None for v in s.values) or (0,) for s in chart.series]
     plot.categoryAxis.categoryNames = [label[:14] for label in chart.labels] or [""]
@@ -345,7 +348,7 @@ def _drawing(chart, regular: str):
     plot.valueAxis.valueMin = 0
     plot.valueAxis.labelTextFormat = chart.axis_fmt
     for i, s in enumerate(chart.series):
-        if chart.kind == "bar":
+        if bars:
             plot.bars[i].fillColor = colors.HexColor(s.color)
             plot.bars[i].strokeColor = None
         else:

@@ -38,6 +38,7 @@ from app.models.rollups import NO_KEY
 from app.models.users import display_name
 from app.services import audit, fees, notifications, rollups
 from app.services.reports import Page
+from app.validators import query_date, query_uuid
 
 CT, ITEM = CommissionTransaction, PlatformFeeSettlementItem
 ZERO = Decimal("0.00")
@@ -618,30 +619,16 @@ def monthly(months: int = 12, today: date | None = None) -> list[dict]:
     ]
 
 
-def _uuid_or_none(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _date_or_none(value) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
 def parse_filter(args) -> FeeFilter:
     """A FeeFilter from query-string or form values (cp, from, to, state, overdue); bad values are ignored."""
     state = args.get("state", "")
     name = (args.get("partner") or "").strip()[:200]
-    cp_id = _uuid_or_none(args.get("cp"))
+    cp_id = query_uuid(args.get("cp"))
     return FeeFilter(
         cp_id=cp_id if cp_id or not name else partner_by_name(name),
         partner_name=name if cp_id is None else "",
-        date_from=_date_or_none(args.get("from")),
-        date_to=_date_or_none(args.get("to")),
+        date_from=query_date(args.get("from")),
+        date_to=query_date(args.get("to")),
         state=state if state in ("settled", "outstanding") else "",
         overdue=args.get("overdue") in ("1", "on", "true", "y"),
     )

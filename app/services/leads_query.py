@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import Category, ChannelPartner, Lead, LeadEvidence, LeadNote
 from app.models.leads import ALLOCATION_STATUSES, STAGE_LABELS, STAGES
 from app.services import rollups
+from app.validators import query_date, query_uuid
 
 PAGE_SIZE = 25
 COUNT_CAP = 10_000  # the lead lists count exactly up to here, then say "10,000+"
@@ -40,20 +41,6 @@ SORTS = {
     "created": Lead.created_at,
 }
 NEVER_NULL_SORTS = {"title", "stage", "updated", "created"}
-
-
-def _uuid(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _date(value) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -76,10 +63,10 @@ class LeadFilters:
         return cls(
             stage=args.get("stage") if args.get("stage") in STAGES else None,
             allocation=args.get("allocation") if args.get("allocation") in ALLOCATION_STATUSES else None,
-            cp_id=_uuid(args.get("cp")),
-            category_id=_uuid(args.get("category")),
-            date_from=_date(args.get("from")),
-            date_to=_date(args.get("to")),
+            cp_id=query_uuid(args.get("cp")),
+            category_id=query_uuid(args.get("category")),
+            date_from=query_date(args.get("from")),
+            date_to=query_date(args.get("to")),
             q=(args.get("q") or "").strip()[:100],
             sort=sort if sort in SORTS else "updated",
             direction="asc" if args.get("dir") == "asc" else "desc",
@@ -491,7 +478,7 @@ def partner_matches(typed: str, limit: int = 10) -> list[sa.Row]:
 
 def partner_label(partner_id) -> str:
     """The company name of the partner a filter is set to ('' when none)."""
-    partner_id = _uuid(partner_id)
+    partner_id = query_uuid(partner_id)
     if partner_id is None:
         return ""
     return db.session.scalar(sa.select(ChannelPartner.company_name).where(ChannelPartner.id == partner_id)) or ""

@@ -35,6 +35,7 @@ from app.models import (
 from app.models.finance import TX_STATUSES
 from app.models.leads import STAGE_LABELS, STAGES
 from app.services import rollups
+from app.validators import query_date, query_uuid
 
 LIVE_STATUSES = ("pending", "due", "paid")  # every status but void counts in money totals
 OPEN_STAGES = ("new", "contacted", "qualified", "proposal", "negotiation")
@@ -70,32 +71,18 @@ class ReportFilters:
         return parts
 
 
-def _parse_date(value) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def _parse_uuid(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def filters_from_args(args) -> ReportFilters:
     """Read filters from a query string; anything unreadable is ignored rather than an error."""
     stage = args.get("stage") or None
     tx_status = args.get("tx_status") or None
-    date_from, date_to = _parse_date(args.get("date_from")), _parse_date(args.get("date_to"))
+    date_from, date_to = query_date(args.get("date_from")), query_date(args.get("date_to"))
     if date_from and date_to and date_from > date_to:
         date_from, date_to = date_to, date_from
     return ReportFilters(
         date_from=date_from,
         date_to=date_to,
-        cp_id=_parse_uuid(args.get("cp")),
-        category_id=_parse_uuid(args.get("category")),
+        cp_id=query_uuid(args.get("cp")),
+        category_id=query_uuid(args.get("category")),
         stage=stage if stage in STAGES else None,
         tx_status=tx_status if tx_status in TX_STATUSES else None,
     )

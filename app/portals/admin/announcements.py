@@ -2,21 +2,22 @@
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.extensions import db
+from app.idempotency import IdempotentForm
 from app.loaders import get_or_404
 from app.models import Announcement
 from app.portals.admin import bp
 from app.services import announcements
+from app.validators import query_page
 from app.web import render
 
 MESSAGE_HELP = "Blank line: new paragraph. Start lines with “- ” for a list. **bold**, *italic*, [label](https://link)."
 
 
-class AnnouncementForm(FlaskForm):
+class AnnouncementForm(IdempotentForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     content = TextAreaField("Message", validators=[DataRequired(), Length(max=20000)])
     target = RadioField(
@@ -47,7 +48,7 @@ def _compose(form, status=200):
 
 @bp.get("/announcements", endpoint="announcements")
 def announcements_page():
-    pagination = announcements.page(request.args.get("page", 1, type=int) or 1)
+    pagination = announcements.page(query_page(request.args))
     counts = announcements.read_counts(a.id for a in pagination.items)
     return render(
         "admin/announcements/page.html",

@@ -7,6 +7,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from app.portals.admin import bp
 from app.services import audit_query
+from app.validators import DateWithin, query_page
 from app.web import render
 
 
@@ -20,8 +21,8 @@ class AuditFilterForm(FlaskForm):
     action = SelectField("Action", validators=[Optional()], validate_choice=True)
     entity_type = SelectField("Entity type", validators=[Optional()], validate_choice=True)
     entity_id = StringField("Entity id", validators=[Optional(), Length(max=64)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional(), DateWithin()])
+    date_to = DateField("To", validators=[Optional(), DateWithin()])
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
@@ -49,7 +50,7 @@ def audit_page(endpoint: str, template: str):
             date_from=form.date_from.data,
             date_to=form.date_to.data,
         )
-        pagination = audit_query.search(filters, page=request.args.get("page", 1, type=int))
+        pagination = audit_query.search(filters, page=query_page(request.args))
     return render(
         template,
         partial="_partials/audit/_results.html",

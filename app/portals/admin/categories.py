@@ -2,13 +2,13 @@
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.extensions import db
 from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
+from app.idempotency import IdempotentForm
 from app.loaders import load_category, load_category_image, load_content
 from app.portals.admin import bp
 from app.services import catalog, storage
@@ -17,16 +17,16 @@ from app.web import render
 ACCEPT_IMAGES = accept_attribute(("image",))
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(IdempotentForm):
     name = StringField("Category name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Length(max=5000)])
 
 
-class ImageForm(FlaskForm):
+class ImageForm(IdempotentForm):
     image = DirectFileField("Category image (JPEG, PNG or WebP)", kind="category_image")
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(IdempotentForm):
     decision = RadioField(
         "Decision", choices=[("approve", "Approve"), ("reject", "Reject")], validators=[DataRequired()]
     )

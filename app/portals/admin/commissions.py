@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from app.access import ADMIN, STAFF, roles
 from app.extensions import db
 from app.files.fields import DirectFileField
+from app.idempotency import IdempotentForm
 from app.loaders import load_payment, load_transaction
 from app.models import AuditEvent, ChannelPartner, CommissionTransaction, CpPayment
 from app.models.base import utcnow
@@ -26,6 +27,7 @@ from app.models.finance import TX_STATUSES
 from app.portals.admin import bp
 from app.services import commissions as commission_service
 from app.services import fees, payments, receipts, settlements, storage
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 25
@@ -48,13 +50,13 @@ def money_amount(form, field):
     field.amount = value
 
 
-class ClientPaymentForm(FlaskForm):
+class ClientPaymentForm(IdempotentForm):
     paid_on = DateField("Client payment date", validators=[DataRequired("Enter the date."), not_in_future])
     reference = StringField("Reference (optional)", validators=[Optional(), Length(max=120)])
     attachment = DirectFileField("Attachment (optional, PDF or image)", kind="client_payment")
 
 
-class PaidDirectlyForm(FlaskForm):
+class PaidDirectlyForm(IdempotentForm):
     paid_on = DateField("Date the client paid the partner", validators=[DataRequired("Enter the date."), not_in_future])
     reference = StringField("Reference (optional)", validators=[Optional(), Length(max=120)])
 
@@ -66,11 +68,11 @@ class SettleForm(FlaskForm):
     idempotency_key = HiddenField(validators=[DataRequired("Reload the page and try again."), Length(min=16, max=64)])
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(IdempotentForm):
     note = TextAreaField("Note to the partner", validators=[Optional(), Length(max=2000)])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(IdempotentForm):
     pass
 
 
@@ -147,7 +149,7 @@ def _pending_receipts() -> list[CpPayment]:
 @roles(*STAFF)
 def commissions():
     filters = _filters()
-    pagination = _transactions(filters, request.args.get("page", 1, type=int))
+    pagination = _transactions(filters, query_page(request.args))
     partners = db.session.scalars(sa.select(ChannelPartner).order_by(ChannelPartner.company_name)).all()
     return render(
         "admin/commissions/page.html",
@@ -158,6 +160,7 @@ def commissions():
         history=_partner_history(filters["cp"]),
         queue=settlements.request_queue(),
         pending_receipts=_pending_receipts(),
+        refunds_to_review=payments.payments_needing_review(),
         statuses=TX_STATUSES,
     )
 
@@ -216,9 +219,11 @@ def _done(tx, message: str):
 
 
 def _refused(tx, exc, **forms):
+    tx_id = tx.id
     db.session.rollback()
-    tx = load_transaction(tx.id)
-    return _detail(tx, status=409, error=str(exc), **forms)
+    if db.session.get(CommissionTransaction, tx_id) is None:  # deleted with its lead while the admin acted
+        return render("errors/generic.html", partial="errors/_message.html", status=409, title=str(exc))
+    return _detail(load_transaction(tx_id), status=409, error=str(exc), **forms)
 
 
 @bp.post("/commissions/<tx_id>/client-payment")
@@ -308,6 +313,20 @@ def payment_review(payment_id):
         db.session.rollback()
         return _detail(load_transaction(tx.id), status=409, review_form=form, error=str(exc))
     return _done(tx, "Payment confirmed." if approve else "Payment rejected; the partner was told why.")
+
+
+@bp.post("/commissions/payments/<payment_id>/refund")
+def payment_refund(payment_id):
+    """Retry the Stripe refund of a card payment that came in after it stopped counting (flagged for review)."""
+    payment = load_payment(payment_id)
+    tx = payment.transaction
+    if not EmptyForm().validate():
+        return _detail(tx, status=422, error="Your form expired. Please reload the page and try again.")
+    try:
+        payments.retry_refund(payment, current_user)
+    except payments.PaymentError as exc:
+        return _refused(tx, exc)
+    return _done(tx, "Refunded through Stripe: the partner was told.")
 
 
 # --- receipts -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from app.models import ChannelPartner, User
 from app.portals.admin import bp
 from app.portals.admin.forms import ManualAddForm, ReviewNoteForm
 from app.services import accounts, profiles
+from app.validators import query_page
 from app.web import render
 
 TABS = {"approved": ("approved", "suspended"), "pending": ("pending",), "rejected": ("rejected",)}
@@ -43,7 +44,7 @@ def partners():
     if tab == "add":
         return render("admin/partners/page.html", tab=tab, form=ManualAddForm(), counts=_counts())
     tab = tab if tab in TABS else "approved"
-    page = request.args.get("page", 1, type=int)
+    page = query_page(request.args)
     query = (request.args.get("q") or "").strip()[:100]
     pagination = _partners(tab, page, query)
     return render(

@@ -14,9 +14,11 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from app.extensions import db
 from app.files.fields import DirectFileField, UploadRequired
+from app.idempotency import IdempotentForm
 from app.portals import fee_settlement_views
 from app.portals.admin import bp
 from app.services import fee_settlements, fees, storage
+from app.validators import query_page
 from app.web import is_htmx_partial, memoized_macro, render
 
 PAGE_SIZE = 25
@@ -24,7 +26,7 @@ MAX_FIXED_FEE = Decimal("999999999999.99")
 FEE_TYPE_CHOICES = [SelectChoice("percentage", "Percentage"), SelectChoice("fixed", "Fixed amount")]
 
 
-class FeeRuleForm(FlaskForm):
+class FeeRuleForm(IdempotentForm):
     fee_type = SelectField("Fee type", choices=FEE_TYPE_CHOICES, validators=[InputRequired()])
     fee_value = StringField("Fee value", validators=[InputRequired(), Length(max=24)])
     note = TextAreaField("Note", validators=[InputRequired(), Length(max=2000)])
@@ -69,7 +71,7 @@ def _new_settle_form() -> SettleFeesForm:
 def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, settle_error: str | None = None):
     fee_filter = fee_filter if fee_filter is not None else _fee_filter(request.args)
     totals = fee_settlements.totals()
-    pagination = fee_settlements.fee_page(fee_filter, request.args.get("page", 1, type=int), PAGE_SIZE, totals=totals)
+    pagination = fee_settlements.fee_page(fee_filter, query_page(request.args), PAGE_SIZE, totals=totals)
     return render(
         "admin/platform_fees/page.html",
         partial="admin/platform_fees/partials/_fees.html",

@@ -2,18 +2,18 @@
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from app.extensions import db
+from app.idempotency import IdempotentForm
 from app.loaders import load_category
 from app.portals.cp import bp
 from app.services import catalog, intake
 from app.web import render
 
 
-class LeadForm(FlaskForm):
+class LeadForm(IdempotentForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
     contact_name = StringField("Contact name", validators=[DataRequired(), Length(max=120)])

@@ -6,15 +6,16 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.files.fields import DirectFileField
+from app.idempotency import IdempotentForm
 from app.loaders import load_payment, load_transaction
 from app.models import CommissionTransaction, CpPayment
 from app.portals.cp import bp
 from app.services import payments, receipts, settlements, storage
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 25
@@ -22,11 +23,11 @@ TABS = ("analysis", "settlements", "received", "payments")
 ZERO = Decimal("0.00")
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(IdempotentForm):
     pass
 
 
-class BankTransferForm(FlaskForm):
+class BankTransferForm(IdempotentForm):
     receipt = DirectFileField("Bank-transfer receipt (PDF or image)", kind="payment_receipt")
 
 
@@ -97,7 +98,7 @@ def commissions():
     tab = request.args.get("tab", "analysis")
     tab = tab if tab in TABS else "analysis"
     pagination = db.paginate(
-        _tab_query(partner, tab), page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE, error_out=False
+        _tab_query(partner, tab), page=query_page(request.args), per_page=PAGE_SIZE, error_out=False
     )
     return render(
         "cp/commissions/page.html",

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from app.portals.cp import bp
 from app.services import exports, reports
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 50
@@ -26,7 +27,7 @@ def _params(filters: reports.ReportFilters) -> dict:
 def statement():
     filters = statement_filters()
     totals = reports.report_totals(filters)
-    page = reports.report_page(filters, request.args.get("page", 1, type=int), PAGE_SIZE, total=totals["rows"])
+    page = reports.report_page(filters, query_page(request.args), PAGE_SIZE, total=totals["rows"])
     return render(
         "cp/exports/page.html",
         partial="cp/exports/partials/_statement.html",

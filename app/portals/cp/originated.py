@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import Lead
 from app.portals.cp import bp
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 20
@@ -26,7 +27,7 @@ def leads_originated():
     )
     if status:
         stmt = stmt.where(Lead.allocation_status == status)
-    page = request.args.get("page", 1, type=int)
+    page = query_page(request.args)
     pagination = db.paginate(stmt, page=max(page, 1), per_page=PAGE_SIZE, error_out=False)
     return render(
         "cp/originated/page.html",

@@ -4,13 +4,13 @@ import re
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from app.extensions import db
 from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
+from app.idempotency import IdempotentForm
 from app.loaders import load_category, load_content, load_content_image
 from app.portals.cp import bp
 from app.services import catalog, profiles, storage
@@ -21,7 +21,7 @@ PHONE = Regexp(r"^[0-9+()\-.\s]{5,40}$", message="Use digits, spaces and + ( ) -
 SWIFT = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 
 
-class CompanyForm(FlaskForm):
+class CompanyForm(IdempotentForm):
     company_name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
     contact_phone = StringField("Contact phone", validators=[Optional(), Length(max=40), PHONE])
     website = StringField("Website", validators=[Optional(), Length(max=200)])
@@ -32,7 +32,7 @@ class CompanyForm(FlaskForm):
             raise ValidationError("Enter a web address such as https://example.com.")
 
 
-class BankForm(FlaskForm):
+class BankForm(IdempotentForm):
     bank_name = StringField("Bank name", validators=[DataRequired(), Length(max=120)])
     bank_account_number = StringField(
         "Account number",
@@ -51,15 +51,15 @@ class BankForm(FlaskForm):
             raise ValidationError("A SWIFT code has 8 or 11 letters and digits, e.g. DEUTDEFF or DEUTDEFF500.")
 
 
-class LogoForm(FlaskForm):
+class LogoForm(IdempotentForm):
     logo = DirectFileField("Company logo (JPEG, PNG or WebP)", kind="logo")
 
 
-class ContentForm(FlaskForm):
+class ContentForm(IdempotentForm):
     description = TextAreaField("Description", validators=[DataRequired(), Length(max=5000)])
 
 
-class ContentImageForm(FlaskForm):
+class ContentImageForm(IdempotentForm):
     image = DirectFileField("Image (JPEG, PNG or WebP)", kind="content_image")
 
 
@@ -155,7 +155,9 @@ def content_save(category_id):
     form = ContentForm()
     content = catalog.content_for(_partner()).get(category.id)
     if not form.validate():
-        return _content_card(category, content, 422, form.description.errors[0], form)
+        # The first error of any field: the description's, or the form's key (a reloaded page fixes that).
+        message = next(iter(form.description.errors or [e for errors in form.errors.values() for e in errors]))
+        return _content_card(category, content, 422, message, form)
     try:
         content = catalog.save_content(_partner(), category, form.description.data, actor=current_user)
     except catalog.CatalogError as exc:

@@ -9,6 +9,7 @@ from flask import current_app, request
 
 from app.portals.superadmin import bp
 from app.services import charts, fee_settlements
+from app.validators import query_page
 from app.web import is_htmx_partial, render
 
 PAGE_SIZE = 25
@@ -38,7 +39,7 @@ def income_chart(months: list[dict]) -> charts.Chart:
 @bp.get("/")
 def dashboard():
     totals = fee_settlements.totals()
-    page = request.args.get("page", 1, type=int)
+    page = query_page(request.args)
     pagination = fee_settlements.fee_page(fee_settlements.FeeFilter(), page, PAGE_SIZE, totals=totals)
     return render(
         "superadmin/dashboard/page.html",

@@ -4,6 +4,7 @@ from flask import current_app, request
 
 from app.portals.superadmin import bp
 from app.services import fee_settlements
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 25
@@ -14,7 +15,7 @@ def outstanding():
     fee_filter = fee_settlements.parse_filter(request.args)
     totals = fee_settlements.totals(cp_id=fee_filter.cp_id)
     pagination = fee_settlements.fee_page(
-        fee_filter, request.args.get("page", 1, type=int), PAGE_SIZE, oldest_first=True, totals=totals
+        fee_filter, query_page(request.args), PAGE_SIZE, oldest_first=True, totals=totals
     )
     return render(
         "superadmin/outstanding/page.html",

@@ -11,6 +11,7 @@ from app.models import ChannelPartner, CommissionTransaction, User
 from app.models.partners import CP_STATUSES
 from app.portals.superadmin import bp
 from app.services import profiles
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 25
@@ -31,9 +32,7 @@ def partners():
         stmt = stmt.where(sa.or_(sa.func.lower(ChannelPartner.company_name).like(like), User.email.like(like)))
     if status in CP_STATUSES:
         stmt = stmt.where(ChannelPartner.status == status)
-    pagination = db.paginate(
-        stmt, page=max(request.args.get("page", 1, type=int), 1), per_page=PAGE_SIZE, error_out=False
-    )
+    pagination = db.paginate(stmt, page=query_page(request.args), per_page=PAGE_SIZE, error_out=False)
     return render(
         "superadmin/partners/page.html",
         partial="superadmin/partners/partials/_table.html",

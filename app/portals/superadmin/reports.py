@@ -8,6 +8,7 @@ from app.extensions import db
 from app.loaders import load_report_export
 from app.portals.superadmin import bp
 from app.services import exports, queue, reports
+from app.validators import query_page
 from app.web import render
 
 PAGE_SIZE = 50
@@ -17,7 +18,7 @@ PAGE_SIZE = 50
 def reports_page():
     filters = reports.filters_from_args(request.args)
     totals = reports.report_totals(filters)
-    page = reports.report_page(filters, request.args.get("page", 1, type=int), PAGE_SIZE, total=totals["rows"])
+    page = reports.report_page(filters, query_page(request.args), PAGE_SIZE, total=totals["rows"])
     return render(
         "superadmin/reports/page.html",
         partial="superadmin/reports/partials/_results.html",
