@@ -65,9 +65,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.session_protection = "basic"
-    from app.transactions import register_read_only_commit
+    from app.transactions import register_transactions
 
-    register_read_only_commit(app)
+    register_transactions(app)
 
     from app.accounts.sessions import load_user
     from app.accounts.throttle import LoginThrottle

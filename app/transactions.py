@@ -11,6 +11,8 @@ each PostgreSQL connection in app/__init__.py): a generic plan is blind to how s
 partner has 3,000 leads, the median 60) and doubled some dashboards when it was tried.
 """
 
+import sqlite3
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -33,13 +35,28 @@ def _transaction_ended(conn) -> None:
         conn.info.pop(WROTE, None)
 
 
-def register_read_only_commit(app) -> None:
-    """Commit, rather than roll back, a request's transaction that only read (PostgreSQL only)."""
+def _sqlite_write_ahead_log(dbapi_connection, _record) -> None:
+    """SQLite (development, the quick test loop): readers and a writer at once, as on PostgreSQL.
+
+    In SQLite's default journal mode a reader that has not finished (a streamed CSV export whose body is still
+    being sent) keeps every writer from committing; in WAL mode the writer commits and the reader keeps its
+    snapshot. An in-memory database has no WAL: SQLite answers 'memory' and nothing changes.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def register_transactions(app) -> None:
+    """Commit, rather than roll back, a request's transaction that only read (PostgreSQL); WAL for SQLite."""
     global _listening
     if not _listening:  # engine-wide listeners: once per process, whatever the number of apps
         sa.event.listen(Engine, "before_cursor_execute", _note_writes)
         sa.event.listen(Engine, "commit", _transaction_ended)
         sa.event.listen(Engine, "rollback", _transaction_ended)
+        sa.event.listen(Engine, "connect", _sqlite_write_ahead_log)
         _listening = True
 
     # Registered after Flask-SQLAlchemy's own teardown, so it runs before the session is closed.
