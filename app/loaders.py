@@ -35,12 +35,12 @@ def load_partner(partner_id) -> ChannelPartner:
 
 
 def load_stored_file(file_id):
-    """A stored file the current user may see (storage.can_view), else 404."""
+    """A stored file the current user may see (app.files.visibility), else 404."""
+    from app.files.visibility import can_view
     from app.models import StoredFile
-    from app.services import storage
 
     stored_file = get_or_404(StoredFile, file_id)
-    if not storage.can_view(current_user, stored_file):
+    if not can_view(current_user, stored_file):
         abort(404)
     return stored_file
 

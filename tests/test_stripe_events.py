@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, CpPayment, Notification, StripeEvent
-from app.services import payments
+from app.services import payments, stripe_events
 from tests import stripe_support
 from tests.conftest import login, requires_postgres
 from tests.report_summary import record
@@ -210,7 +210,7 @@ def _mutated(base: dict, changes) -> dict:
 def event_shapes(payment_id: str, session_id: str):
     """Real-looking events with up to three fields removed or replaced by any JSON value; now and then any JSON at
     all. The type is one we handle or not, the payment reference ours or not, so some events do apply."""
-    kinds = st.sampled_from([*payments.HANDLED, "charge.refunded", "invoice.paid"])
+    kinds = st.sampled_from([*stripe_events.HANDLED, "charge.refunded", "invoice.paid"])
     refs = st.sampled_from([payment_id, str(uuid.uuid4()), "not-a-uuid"])
     base = st.builds(
         lambda kind, ref, status, n: {

@@ -7,6 +7,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
+from app.files import visibility
 from app.models import CommissionTransaction, CpPayment, LeadEvidence, PlatformFeeSettlement, ReportExport, StoredFile
 from app.services import storage
 from tests import factories
@@ -157,15 +158,15 @@ def test_can_view_rules(app):
     db.session.flush()
 
     for private in (evidence_a, evidence_o, slip, client_paid, receipt):
-        assert storage.can_view(cp.user, private) and not storage.can_view(other.user, private)
-        assert storage.can_view(admin, private) and storage.can_view(boss, private)
-    assert not storage.can_view(cp.user, fee_slip) and storage.can_view(admin, fee_slip)
-    assert storage.can_view(boss, report) and not storage.can_view(admin, report)
-    assert not storage.can_view(cp.user, report)
-    assert storage.can_view(cp.user, logo)
+        assert visibility.can_view(cp.user, private) and not visibility.can_view(other.user, private)
+        assert visibility.can_view(admin, private) and visibility.can_view(boss, private)
+    assert not visibility.can_view(cp.user, fee_slip) and visibility.can_view(admin, fee_slip)
+    assert visibility.can_view(boss, report) and not visibility.can_view(admin, report)
+    assert not visibility.can_view(cp.user, report)
+    assert visibility.can_view(cp.user, logo)
     unready = _file("evidence", actor=cp.user)
     unready.is_ready = False
-    assert not storage.can_view(cp.user, unready)
+    assert not visibility.can_view(cp.user, unready)
 
 
 def test_another_cp_gets_404_for_a_guessed_file_id(app):

@@ -1,10 +1,9 @@
 """The CP paying the platform fee it owes when the client paid the CP directly (SPEC 2.8).
 
 By card: a Stripe Checkout session is created and the CpPayment stays `pending` until the signed
-webhook `checkout.session.completed` arrives (handle_stripe_event). A fee has at most one open
+webhook `checkout.session.completed` arrives (app.services.stripe_events). A fee has at most one open
 Checkout Session: a new card attempt first expires the earlier one at Stripe and marks it failed
-("replaced"), and refuses to start if Stripe says the earlier one was already paid. Each Stripe event
-id is stored first in StripeEvent, whose primary key makes a second delivery a no-op. A completed
+("replaced"), and refuses to start if Stripe says the earlier one was already paid. A completed
 payment is final: later events for the same session (expired, failed) do not move it back.
 
 Only the live payment counts. A completion for a payment that is not the live one (replaced, or the
@@ -16,16 +15,12 @@ By bank transfer: the CP uploads the receipt (pending); an admin confirms (compl
 (failed, with a note).
 """
 
-import json
-import uuid
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 import stripe
 from flask import current_app
 
 from app.extensions import db
-from app.models import CommissionTransaction, CpPayment, StripeEvent
+from app.models import CommissionTransaction, CpPayment
 from app.models.base import utcnow
 from app.services import audit, notifications, storage
 from app.services.commissions import link, lock
@@ -204,19 +199,19 @@ def _title(tx) -> str:
     return tx.lead.title if tx is not None and tx.lead is not None else "(deleted lead)"
 
 
-def _lock_payment(payment: CpPayment) -> CpPayment:
+def lock_payment(payment: CpPayment) -> CpPayment:
     db.session.flush()
     return db.session.get(CpPayment, payment.id, with_for_update=True, populate_existing=True)
 
 
-def _lock_both(payment: CpPayment) -> tuple[CommissionTransaction, CpPayment]:
+def lock_both(payment: CpPayment) -> tuple[CommissionTransaction, CpPayment]:
     """Lock the fee's transaction, then the payment: the order start_card_payment takes them in."""
-    return lock(payment.transaction), _lock_payment(payment)
+    return lock(payment.transaction), lock_payment(payment)
 
 
 def review_bank_transfer(payment, actor, approve: bool, note: str | None = None) -> CpPayment:
     """An admin confirms (completed) or rejects (failed, with a note) a bank-transfer receipt."""
-    tx, payment = _lock_both(payment)
+    tx, payment = lock_both(payment)
     if payment.payment_method != "bank_transfer":
         raise PaymentError("Card payments are confirmed by Stripe, not by hand.")
     if payment.status != "pending":
@@ -234,11 +229,11 @@ def review_bank_transfer(payment, actor, approve: bool, note: str | None = None)
     db.session.flush()
     action = "payment.confirmed" if approve else "payment.rejected"
     audit.record(actor, action, payment, before=before, after=audit.snapshot(payment, *PAYMENT_FIELDS))
-    _notify_outcome(payment, "confirmed" if approve else "rejected")
+    notify_outcome(payment, "confirmed" if approve else "rejected")
     return payment
 
 
-def _notify_outcome(payment: CpPayment, outcome: str) -> None:
+def notify_outcome(payment: CpPayment, outcome: str) -> None:
     user = payment.partner.user if payment.partner is not None else None
     if user is None:
         return
@@ -281,7 +276,7 @@ def _refund(payment: CpPayment) -> str:
     return refund["id"]
 
 
-def _refund_stale(payment: CpPayment, reason: str, actor=None) -> None:
+def refund_stale(payment: CpPayment, reason: str, actor=None) -> None:
     """Money arrived for a payment that must not count: refund it, or flag it for an admin. Audited, notified."""
     before = audit.snapshot(payment, *REFUND_FIELDS)
     payment.status = "failed"  # it never counts, whatever happens to the refund
@@ -307,12 +302,12 @@ def _refund_stale(payment: CpPayment, reason: str, actor=None) -> None:
         outcome=outcome,
     )
     if payment.refunded_at is not None:
-        _notify_outcome(payment, "refunded: your fee was already paid or the checkout had been replaced")
+        notify_outcome(payment, "refunded: your fee was already paid or the checkout had been replaced")
 
 
 def retry_refund(payment, actor) -> CpPayment:
     """An admin retries the Stripe refund of a flagged payment (SPEC 2.8); a refusal keeps the flag."""
-    _tx, payment = _lock_both(payment)
+    _tx, payment = lock_both(payment)
     if not payment.needs_review:
         raise PaymentError("This payment is not waiting for a refund.")
     before = audit.snapshot(payment, *REFUND_FIELDS)
@@ -324,7 +319,7 @@ def retry_refund(payment, actor) -> CpPayment:
     payment.review_note = "Refunded in full (retried by an admin)."
     db.session.flush()
     audit.record(actor, "payment.refunded", payment, before=before, after=audit.snapshot(payment, *REFUND_FIELDS))
-    _notify_outcome(payment, "refunded: your fee was already paid or the checkout had been replaced")
+    notify_outcome(payment, "refunded: your fee was already paid or the checkout had been replaced")
     return payment
 
 
@@ -332,173 +327,3 @@ def payments_needing_review() -> list[CpPayment]:
     """Card payments whose money came in after they stopped counting and could not be refunded."""
     stmt = sa.select(CpPayment).where(CpPayment.needs_review.is_(True)).order_by(CpPayment.created_at)
     return list(db.session.scalars(stmt))
-
-
-# --- the Stripe webhook -------------------------------------------------------------------------
-
-COMPLETIONS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
-FAILURES = {
-    "checkout.session.expired": "The card checkout expired before it was paid.",
-    "checkout.session.async_payment_failed": "The card payment failed.",
-    "payment_intent.payment_failed": "The card payment failed.",
-}
-HANDLED = (*COMPLETIONS, *FAILURES)
-
-
-class WebhookRejected(ValueError):
-    """A webhook request we do not accept (bad signature, or an event we cannot read); answered 400."""
-
-
-@dataclass(frozen=True)
-class StripeEventData:
-    """The parts of a verified Stripe event this app reads, each checked for its type."""
-
-    id: str
-    type: str
-    object_kind: str | None = None
-    object_id: str | None = None
-    payment_ref: str | None = None  # our CpPayment id, as Stripe echoes it (metadata or client_reference_id)
-    payment_status: str | None = None
-    payment_intent: str | None = None
-
-
-def verify_event(payload: bytes, signature: str | None) -> StripeEventData:
-    """The event, if the Stripe-Signature header is valid for STRIPE_WEBHOOK_SECRET and the body is an event
-    we can read; else WebhookRejected (its message is the JSON error answered)."""
-    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
-    if not secret:
-        raise WebhookRejected("invalid signature")
-    try:
-        stripe.WebhookSignature.verify_header(payload, signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-        raise WebhookRejected("invalid signature") from exc
-    try:
-        raw = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise WebhookRejected("malformed event: the body is not JSON") from exc
-    return parse_event(raw)
-
-
-def _text(value, what: str, *, required: bool = False, limit: int = 255) -> str | None:
-    """A string field of the event: absent (None) or a short string without NUL (PostgreSQL refuses NUL)."""
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
-        raise WebhookRejected(f"malformed event: {what} is not a valid string")
-    return value
-
-
-def parse_event(raw) -> StripeEventData:
-    """Read a decoded event. Any shape Stripe never sends raises WebhookRejected; an event of a type this app does
-    not handle is read no further (it is acknowledged, not applied)."""
-    if not isinstance(raw, dict):
-        raise WebhookRejected("malformed event: not a JSON object")
-    event_id = _text(raw.get("id"), "id", required=True)
-    kind = _text(raw.get("type"), "type", required=True, limit=120)
-    if kind not in HANDLED:
-        return StripeEventData(event_id, kind)
-    data = raw.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(obj, dict):
-        raise WebhookRejected("malformed event: data.object is missing")
-    metadata = obj.get("metadata")
-    metadata = {} if metadata is None else metadata
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise WebhookRejected("malformed event: metadata is not a map of strings")
-    for amount in ("amount_total", "amount", "amount_received"):
-        value = obj.get(amount)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise WebhookRejected(f"malformed event: {amount} is not a whole number of cents")
-    intent = obj.get("payment_intent")
-    if isinstance(intent, dict):  # an expanded PaymentIntent
-        intent = intent.get("id")
-    if kind.startswith("payment_intent."):
-        intent = obj.get("id")
-    return StripeEventData(
-        event_id,
-        kind,
-        object_kind=_text(obj.get("object"), "object"),
-        object_id=_text(obj.get("id"), "object id"),
-        payment_ref=_text(metadata.get("payment_id") or obj.get("client_reference_id"), "payment reference"),
-        payment_status=_text(obj.get("payment_status"), "payment_status"),
-        payment_intent=_text(intent, "payment_intent"),
-    )
-
-
-def _first_delivery(event_id: str, event_type: str) -> bool:
-    """Insert the event id first; the primary key turns a repeated delivery into a no-op."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(StripeEvent(id=event_id, type=event_type[:120]))
-    except sa.exc.IntegrityError:
-        return False
-    return True
-
-
-def _payment_for(event: StripeEventData) -> CpPayment | None:
-    """Our card payment the event is about, or None (a payment of someone else's integration, or none at all)."""
-    payment = None
-    if event.payment_ref:
-        try:
-            payment = db.session.get(CpPayment, uuid.UUID(event.payment_ref))
-        except ValueError:
-            payment = None
-    if payment is None and event.object_kind == "checkout.session" and event.object_id:
-        stmt = sa.select(CpPayment).where(CpPayment.stripe_checkout_session_id == event.object_id)
-        payment = db.session.scalar(stmt)
-    if payment is None or payment.payment_method != "card":
-        return None
-    return payment
-
-
-def _not_live_because(payment: CpPayment, tx: CommissionTransaction) -> str | None:
-    """Why a completion of this payment must not count (None: it is the live payment of an owed fee)."""
-    others = [p for p in payments_for(tx) if p.id != payment.id]
-    if any(p.status == "completed" for p in others):
-        return "the fee had already been paid"
-    if payment.review_note == REPLACED_NOTE or any(p.status == "pending" for p in others):
-        return "it had been replaced by a newer payment"
-    if not fee_owed(tx):
-        return "no fee was owed any more"
-    return None
-
-
-def _complete_card(payment: CpPayment, tx: CommissionTransaction, event: StripeEventData) -> None:
-    if payment.status == "completed" or payment.refunded_at is not None or payment.needs_review:
-        return  # already counted, or already refunded / flagged
-    payment.stripe_payment_id = event.payment_intent or payment.stripe_payment_id
-    reason = _not_live_because(payment, tx)
-    if reason is not None:
-        _refund_stale(payment, reason)
-        return
-    before = audit.snapshot(payment, *PAYMENT_FIELDS)
-    payment.status, payment.completed_at = "completed", utcnow()
-    payment.review_note = None
-    db.session.flush()
-    audit.record(None, "payment.completed", payment, before=before, after=audit.snapshot(payment, *PAYMENT_FIELDS))
-    _notify_outcome(payment, "received")
-
-
-def _fail_card(payment: CpPayment, reason: str) -> None:
-    if payment.status != "pending":
-        return  # completed is final; an already failed payment stays failed
-    before = audit.snapshot(payment, *PAYMENT_FIELDS)
-    payment.status, payment.review_note = "failed", reason
-    db.session.flush()
-    audit.record(None, "payment.failed", payment, before=before, after=audit.snapshot(payment, *PAYMENT_FIELDS))
-
-
-def handle_stripe_event(event: StripeEventData) -> bool:
-    """Apply a verified, parsed Stripe event once. Returns False for a repeated or irrelevant delivery."""
-    if not _first_delivery(event.id, event.type) or event.type not in HANDLED:
-        return False
-    payment = _payment_for(event)
-    if payment is None:
-        return False
-    tx, payment = _lock_both(payment)
-    paid = event.payment_status in ("paid", "no_payment_required")
-    if event.type in COMPLETIONS and (paid or event.type == "checkout.session.async_payment_succeeded"):
-        _complete_card(payment, tx, event)
-    elif event.type in FAILURES:
-        _fail_card(payment, FAILURES[event.type])
-    return True

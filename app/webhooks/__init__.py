@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.access import public
 from app.extensions import csrf, db
-from app.services import payments
+from app.services import stripe_events
 
 bp = Blueprint("webhooks", __name__)
 
@@ -19,11 +19,11 @@ def stripe_webhook():
     in the Stripe dashboard); 200 for a well-formed event, applied or not."""
     payload = request.get_data(cache=False)
     try:
-        event = payments.verify_event(payload, request.headers.get("Stripe-Signature"))
-    except payments.WebhookRejected as exc:
+        event = stripe_events.verify_event(payload, request.headers.get("Stripe-Signature"))
+    except stripe_events.WebhookRejected as exc:
         current_app.logger.warning("stripe webhook rejected: %s", exc)
         return jsonify(error=str(exc)), 400
-    processed = payments.handle_stripe_event(event)
+    processed = stripe_events.handle_stripe_event(event)
     db.session.commit()
     current_app.logger.info("stripe event %s %s processed=%s", event.id, event.type, processed)
     return jsonify(received=True, processed=processed)
