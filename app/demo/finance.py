@@ -1,6 +1,6 @@
 """Demo commissions: transactions in every state (pending, due, requested, paid with a bank slip, client
 paid the CP directly, void), and a CP fee payment of each method (card completed, bank transfer awaiting
-review). Each deal is created once, by title, so running the seed twice changes nothing."""
+review), plus a replaced card checkout paid late whose refund waits for an admin. Each deal is created once, by title, so running the seed twice changes nothing."""
 
 import io
 from datetime import date, timedelta
@@ -137,6 +137,21 @@ def _fee_payment(partner, tx, state: str) -> None:
             stripe_checkout_session_id=f"cs_demo_{tx.id.hex[:16]}",
             stripe_payment_id=f"pi_demo_{tx.id.hex[:16]}",
             completed_at=utcnow() - timedelta(days=2),
+        )
+    )
+    # An earlier, replaced checkout that the client paid anyway: it never counts, and its refund is waiting for
+    # an admin (the admin commissions page lists it; the demo has no Stripe account, so a retry says so).
+    db.session.add(
+        CpPayment(
+            commission_tx_id=tx.id,
+            cp_id=partner.id,
+            payment_method="card",
+            amount=tx.platform_fee,
+            status="failed",
+            review_note=payments.REPLACED_NOTE,
+            needs_review=True,
+            stripe_checkout_session_id=f"cs_demo_old_{tx.id.hex[:12]}",
+            stripe_payment_id=f"pi_demo_old_{tx.id.hex[:12]}",
         )
     )
     db.session.flush()
