@@ -6,7 +6,7 @@ and exits with status 2 instead of a traceback.
 
 import gc
 
-from app.operations import create_or_exit
+from app.production import create_or_exit
 
 app = create_or_exit()
 # Everything loaded so far (the app, its templates, SQLAlchemy's mappers) lives as long as the process:

@@ -27,7 +27,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
         # Behind N reverse proxies: the client's address (login limits, audit, logs) and scheme from X-Forwarded-*.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    from app.operations import check_config, register_logging
+    from app.production import check_config, register_logging
 
     check_config(app)
     register_logging(app)
@@ -35,7 +35,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_blueprints(app)
     register_web(app)
     if app.config.get("BENCH_FLOOR") or app.config.get("BENCH_QUERY_COUNT"):
-        from app.bench_floor import register_bench
+        from app.tools.bench_floor import register_bench
 
         register_bench(app)
     from app.cli import register_cli
@@ -50,7 +50,7 @@ def register_extensions(app: Flask) -> None:
 
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # Prepared statements are kept between requests (app/transactions.py), each still planned for its values.
+        # Prepared statements are kept between requests (app/web/transactions.py), each still planned for its values.
         connect_args = {"options": "-c plan_cache_mode=force_custom_plan"}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
@@ -65,7 +65,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.session_protection = "basic"
-    from app.transactions import register_transactions
+    from app.web.transactions import register_transactions
 
     register_transactions(app)
 
@@ -105,7 +105,7 @@ def register_blueprints(app: Flask) -> None:
 def register_web(app: Flask) -> None:
     from app import access, web
     from app.idempotency import register_idempotency
-    from app.navigation import register_navigation
+    from app.web.navigation import register_navigation
 
     app.before_request(access.enforce)
     web.register_template_helpers(app)

@@ -1,11 +1,12 @@
 """Command-line tasks: flask create-superadmin, seed-demo, worker, requeue-stranded, purge-abandoned-uploads."""
 
+import time
+
 import click
 from flask import current_app
 
 from app.db_roles import secure_audit_log
 from app.extensions import db
-from app.scale import rebuild_rollups_command, seed_scale
 
 
 def register_cli(app) -> None:
@@ -13,7 +14,7 @@ def register_cli(app) -> None:
     app.cli.add_command(secure_audit_log)
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
-    app.cli.add_command(seed_scale)
+    app.cli.add_command(seed_scale_command)
     app.cli.add_command(rebuild_rollups_command)
     app.cli.add_command(purge_abandoned_uploads)
     app.cli.add_command(requeue_stranded_command)
@@ -25,8 +26,8 @@ def register_cli(app) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_superadmin(email: str, name: str, password: str) -> None:
     """Create (or reset the password of) a super admin."""
-    from app.services.accounts import find_by_email, normalise_email
-    from app.services.passwords import hash_password
+    from app.accounts.operations import find_by_email, normalise_email
+    from app.accounts.passwords import hash_password
 
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="--password")
@@ -69,7 +70,7 @@ def purge_abandoned_uploads(hours: int) -> None:
     """Remove direct-to-S3 uploads that no form claimed within --hours (run it daily, e.g. from cron)."""
     from datetime import timedelta
 
-    from app.services.storage import purge_abandoned_uploads as purge
+    from app.files.storage import purge_abandoned_uploads as purge
 
     click.echo(f"Removed {purge(timedelta(hours=hours))} abandoned uploads.")
 
@@ -80,13 +81,13 @@ def worker(burst: bool) -> None:
     """Run an RQ worker inside the app context (needs REDIS_URL).
 
     It first enqueues whatever waited in the database while Redis or the workers were down
-    (app.jobs.requeue_stranded), then, unless --burst, enqueues that sweep every SWEEP_INTERVAL_SECONDS.
+    (app.jobs.tasks.requeue_stranded), then, unless --burst, enqueues that sweep every SWEEP_INTERVAL_SECONDS.
     """
     import redis
     from rq import Worker
 
     from app.extensions import redis_handle
-    from app.jobs import requeue_stranded
+    from app.jobs.tasks import requeue_stranded
 
     if redis_handle.client is None:
         raise click.ClickException("REDIS_URL is not set; jobs run in-process and no worker is needed.")
@@ -103,7 +104,7 @@ def worker(burst: bool) -> None:
 
 
 def _start_sweep_timer(app) -> None:
-    """A daemon thread that enqueues the sweep job (app.jobs.sweep_stranded) every SWEEP_INTERVAL_SECONDS.
+    """A daemon thread that enqueues the sweep job (app.jobs.tasks.sweep_stranded) every SWEEP_INTERVAL_SECONDS.
 
     It only talks to Redis (the sweep itself runs in a work horse, with its own database connection),
     and names the job, so two workers or a slow queue never stack sweeps.
@@ -111,8 +112,8 @@ def _start_sweep_timer(app) -> None:
     import threading
     import time
 
-    from app.jobs import SWEEP_JOB_ID, job_pending, sweep_stranded
-    from app.services.queue import WAIT, enqueue
+    from app.jobs.queue import WAIT, enqueue
+    from app.jobs.tasks import SWEEP_JOB_ID, job_pending, sweep_stranded
 
     interval = max(int(app.config.get("SWEEP_INTERVAL_SECONDS", 60)), 1)
 
@@ -142,7 +143,40 @@ def requeue_stranded_command(grace_seconds: int | None) -> None:
     `flask worker` does this at start and every minute; run it by hand after an outage, or from cron
     when no worker runs (without Redis the jobs run here).
     """
-    from app.jobs import requeue_stranded
+    from app.jobs.tasks import requeue_stranded
 
     counts = requeue_stranded(grace_seconds)
     click.echo(", ".join(f"{count} {kind}" for kind, count in counts.items()) + " requeued.")
+
+
+@click.command("rebuild-rollups")
+@click.option("--check", is_flag=True, help="Only compare the rollups with the rows; exit 1 if they differ.")
+def rebuild_rollups_command(check: bool) -> None:
+    """Recompute the maintained aggregates (app.reporting.rollups) from the rows, or reconcile them."""
+    from app.reporting import rollups
+
+    if check:
+        problems = rollups.reconcile()
+        for line in problems[:50]:
+            click.echo(line)
+        if problems:
+            raise click.ClickException(f"{len(problems)} rollup figures differ from the rows.")
+        click.echo("The rollups reconcile with the rows.")
+        return
+    started = time.perf_counter()
+    count = rollups.rebuild()
+    db.session.commit()
+    click.echo(f"Rebuilt {count:,} rollup rows in {time.perf_counter() - started:.1f} s.")
+
+
+@click.command("seed-scale")
+@click.option("--cps", default=10_000, show_default=True, help="Approved channel partners.")
+@click.option("--leads", default=1_000_000, show_default=True, help="Leads across all partners.")
+@click.option("--months", default=24, show_default=True, help="How far back lead dates go.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed gives the same data.")
+@click.option("--reset", is_flag=True, help="Wipe EVERY table of the database first.")
+def seed_scale_command(cps: int, leads: int, months: int, seed: int, reset: bool) -> None:
+    """Bulk-load a large realistic data set into PostgreSQL for the benchmark (bench/run.py)."""
+    from app.tools.scale import seed_scale  # the generator is loaded only here, never by a web worker
+
+    seed_scale(cps, leads, months, seed, reset)

@@ -110,7 +110,7 @@ def stream_csv(client) -> tuple[int, int, float, int]:
 
 def list_everything(app) -> int:
     """The cost of the naive way, for comparison: every report row held in a list."""
-    from app.services import reports
+    from app.reporting import reports
 
     with app.app_context():
         tracemalloc.start()

@@ -122,10 +122,10 @@ def baseline_pdf(dsn: str, sql: str) -> tuple[int, float]:
 
 
 def report_sql(app, **filters) -> str:
-    """The super admin report's select (app.services.reports.report_select), compiled for psycopg."""
+    """The super admin report's select (app.reporting.reports.report_select), compiled for psycopg."""
     from sqlalchemy.dialects import postgresql
 
-    from app.services import reports
+    from app.reporting import reports
 
     with app.app_context():
         stmt = reports.report_select(reports.ReportFilters(**filters))

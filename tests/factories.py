@@ -3,11 +3,11 @@
 import itertools
 from decimal import Decimal
 
+from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import Category, ChannelPartner, Lead, PlatformFeeConfig, User
 from app.models.base import utcnow
-from app.services import fees
-from app.services.passwords import hash_password
+from app.money import fees
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)

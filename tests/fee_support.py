@@ -8,8 +8,9 @@ from decimal import Decimal
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
+from app.files import storage
 from app.models.base import utcnow
-from app.services import commissions, fee_settlements, settlements, storage
+from app.money import commissions, fee_settlements, settlements
 from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

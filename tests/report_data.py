@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from app.extensions import db
 from app.models import PlatformFeeSettlement, PlatformFeeSettlementItem, StoredFile
-from app.services import commissions
+from app.money import commissions
 from tests import factories
 
 D = Decimal

@@ -6,10 +6,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app import jobs
+from app.comms import announcements
 from app.extensions import db
+from app.jobs import tasks as jobs
 from app.models import Announcement, AuditEvent, Notification
-from app.services import announcements
 from tests import factories
 from tests.conftest import login
 

@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
+from app.audit import queries as audit_queries
+from app.audit import trail as audit
 from app.extensions import db
 from app.models import AuditEvent
-from app.services import audit, audit_query
 from tests import factories
 from tests.conftest import database_url, requires_postgres
 from tests.report_summary import record
@@ -30,7 +31,7 @@ def pdf_upload(name="slip.pdf") -> FileStorage:
 
 
 def due_transaction(partner, admin):
-    from app.services import commissions
+    from app.money import commissions
 
     lead = factories.make_lead(assignee=partner, lead_value=Decimal("10000"), commission_amount=Decimal("1000"))
     lead.kanban_stage = "won"
@@ -39,7 +40,7 @@ def due_transaction(partner, admin):
 
 
 def _approve(w):
-    from app.services import accounts
+    from app.accounts import operations as accounts
 
     pending = factories.make_partner(status="pending")
     accounts.approve_cp(pending, w["admin"])
@@ -47,7 +48,7 @@ def _approve(w):
 
 
 def _reject(w):
-    from app.services import accounts
+    from app.accounts import operations as accounts
 
     pending = factories.make_partner(status="pending")
     accounts.reject_cp(pending, w["admin"], "Incomplete")
@@ -55,14 +56,14 @@ def _reject(w):
 
 
 def _suspend(w):
-    from app.services import accounts
+    from app.accounts import operations as accounts
 
     accounts.set_suspended(w["partner"], w["admin"], True)
     return w["partner"]
 
 
 def _reactivate(w):
-    from app.services import accounts
+    from app.accounts import operations as accounts
 
     accounts.set_suspended(w["partner"], w["admin"], True)
     accounts.set_suspended(w["partner"], w["admin"], False)
@@ -70,20 +71,20 @@ def _reactivate(w):
 
 
 def _manual_add(w):
-    from app.services import accounts
+    from app.accounts import operations as accounts
 
     return accounts.manual_add_cp("New Person", "New Co", f"new{uuid.uuid4().hex[:6]}@example.test", w["admin"]).partner
 
 
 def _password_change(w):
-    from app.services import accounts
+    from app.accounts import operations as accounts
 
     accounts.change_password(w["partner"].user, factories.PASSWORD, "another-long-passphrase")
     return w["partner"].user
 
 
 def _bank_details(w):
-    from app.services import profiles
+    from app.partners import profiles
 
     profiles.update_bank_details(
         w["partner"],
@@ -94,13 +95,13 @@ def _bank_details(w):
 
 
 def _fee_rule(w):
-    from app.services import fees
+    from app.money import fees
 
     return fees.set_global_rule("fixed", Decimal("50"), "new year", w["admin"])
 
 
 def _commission_opened(w):
-    from app.services import commissions
+    from app.money import commissions
 
     lead = factories.make_lead(assignee=w["partner"], commission_amount=Decimal("500"))
     lead.kanban_stage = "won"
@@ -108,7 +109,7 @@ def _commission_opened(w):
 
 
 def _commission_voided(w):
-    from app.services import commissions
+    from app.money import commissions
 
     tx = _commission_opened(w)
     tx.lead.kanban_stage = "lost"
@@ -121,14 +122,14 @@ def _client_payment(w):
 
 
 def _settled_to_cp(w):
-    from app.services import settlements
+    from app.money import settlements
 
     tx = due_transaction(w["partner"], w["admin"])
     return settlements.settle_to_cp(tx, w["admin"], pdf_upload(), "BANK-REF-1", uuid.uuid4().hex, tx.net_commission)
 
 
 def _category_deleted(w):
-    from app.services import catalog
+    from app.catalog import operations as catalog
 
     category = catalog.create_category("Doomed category", "To be deleted.", actor=w["admin"])
     catalog.delete_category(category, actor=w["admin"])
@@ -136,28 +137,28 @@ def _category_deleted(w):
 
 
 def _allocation(w):
-    from app.services import pipeline
+    from app.leads import pipeline
 
     lead = factories.make_lead()
     return pipeline.allocate(lead, w["partner"], w["admin"])
 
 
 def _fee_override(w):
-    from app.services import pipeline
+    from app.leads import pipeline
 
     lead = factories.make_lead(assignee=w["partner"], commission_amount=Decimal("800"))
     return pipeline.set_fee_override(lead, "fixed", Decimal("25"), w["admin"], lead.version)
 
 
 def _lead_won(w):
-    from app.services import pipeline
+    from app.leads import pipeline
 
     lead = factories.make_lead(assignee=w["partner"], commission_amount=Decimal("800"))
     return pipeline.change_stage(lead, "won", w["partner"].user, lead.version)
 
 
 def _amounts(w):
-    from app.services import pipeline
+    from app.leads import pipeline
 
     lead = factories.make_lead(assignee=w["partner"])
     return pipeline.set_amounts(lead, Decimal("5000"), Decimal("400"), w["partner"].user, lead.version)
@@ -166,7 +167,7 @@ def _amounts(w):
 def _lead_deleted(w):
     from types import SimpleNamespace
 
-    from app.services import pipeline
+    from app.leads import pipeline
 
     lead = factories.make_lead(assignee=w["partner"])
     lead_id = lead.id
@@ -175,7 +176,7 @@ def _lead_deleted(w):
 
 
 def _fee_settlement(w):
-    from app.services import fee_settlements
+    from app.money import fee_settlements
     from tests.fee_support import won
 
     tx = won(w["partner"], w["admin"])
@@ -186,7 +187,7 @@ def _fee_settlement(w):
 
 
 def _bank_transfer(w, approve: bool):
-    from app.services import commissions, payments
+    from app.money import commissions, payments
 
     lead = factories.make_lead(assignee=w["partner"], lead_value=Decimal("10000"), commission_amount=Decimal("1000"))
     lead.kanban_stage = "won"
@@ -197,7 +198,7 @@ def _bank_transfer(w, approve: bool):
 
 
 def _content_review(w, approve: bool):
-    from app.services import catalog
+    from app.catalog import operations as catalog
 
     category = catalog.create_category(f"Cat {uuid.uuid4().hex[:6]}", "Things.", actor=w["admin"])
     content = catalog.save_content(w["partner"], category, "What we sell.", actor=w["partner"].user)
@@ -336,14 +337,14 @@ def test_postgres_refuses_update_and_delete_after_the_migrations():
 
 
 def test_diff_is_field_by_field():
-    changes = audit_query.diff({"status": "due", "note": "x", "same": 1}, {"status": "paid", "same": 1, "by": None})
+    changes = audit_queries.diff({"status": "due", "note": "x", "same": 1}, {"status": "paid", "same": 1, "by": None})
     assert [(c.field, c.before, c.after, c.kind) for c in changes] == [
         ("status", "due", "paid", "changed"),
         ("note", "x", "—", "removed"),
         ("same", "1", "1", "same"),
         ("by", "", "—", "added"),
     ]
-    assert audit_query.diff(None, None) == []
+    assert audit_queries.diff(None, None) == []
 
 
 def _past_event(actor, action, entity, when, before=None, after=None):
@@ -459,9 +460,9 @@ def test_the_log_pages_offer_no_way_to_change_events(app, login_as):
 
 
 def test_date_filter_boundaries_use_whole_days():
-    filters = audit_query.AuditFilters(date_from=date(2024, 1, 1), date_to=date(2024, 1, 1))
+    filters = audit_queries.AuditFilters(date_from=date(2024, 1, 1), date_to=date(2024, 1, 1))
     admin = factories.make_user("admin")
     _past_event(admin, "edge.late", admin, datetime(2024, 1, 1, 23, 59, 59))
     _past_event(admin, "edge.early", admin, datetime(2024, 1, 1) - timedelta(seconds=1))
     db.session.commit()
-    assert [e.action for e in audit_query.search(filters).items] == ["edge.late"]
+    assert [e.action for e in audit_queries.search(filters).items] == ["edge.late"]

@@ -151,7 +151,7 @@ def test_customer_view_shows_active_categories_only(app):
     hidden = factories.make_category("Retired", is_active=False)
     stored = factories.make_user("admin")
     db.session.commit()
-    from app.services import storage
+    from app.files import storage
 
     image = storage.save_bytes(png_bytes(), "category_image", "c.png", "image/png", actor=stored)
     db.session.add(CategoryImage(category_id=shown.id, file_id=image.id))

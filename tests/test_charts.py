@@ -9,7 +9,7 @@ import pypdf
 import pytest
 
 from app.extensions import db
-from app.services import analytics, charts
+from app.reporting import analytics, charts
 from tests import factories, report_data
 from tests.conftest import login
 

@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import CommissionTransaction, CpPayment
-from app.services import commissions, payments, settlements
+from app.money import commissions, payments, settlements
 from tests import factories
 from tests.storage_support import pdf_bytes
 

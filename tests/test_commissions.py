@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, Notification, StoredFile
-from app.services import commissions
+from app.money import commissions
 from tests import factories
 from tests.conftest import login
 from tests.storage_support import pdf_bytes

@@ -5,10 +5,11 @@ from decimal import Decimal
 
 import pytest
 
+from app.comms import announcements
 from app.extensions import db
 from app.models import LeadActivity
-from app.services import announcements, reports
-from app.services.reports import ReportFilters
+from app.reporting import reports
+from app.reporting.reports import ReportFilters
 from tests import factories, report_data
 from tests.conftest import login
 
@@ -138,7 +139,7 @@ def test_dashboards_use_a_bounded_number_of_queries(app, data):
 
 
 def test_super_dashboard_lists_every_fee_with_its_partner_and_settlement(app):
-    from app.services import fee_settlements
+    from app.money import fee_settlements
     from tests.fee_support import settle, won
 
     with app.test_request_context():

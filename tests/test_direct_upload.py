@@ -19,7 +19,9 @@ from flask_wtf.file import FileField
 from werkzeug.datastructures import FileStorage
 from wtforms.fields.core import UnboundField
 
+from app.catalog import operations as catalog
 from app.extensions import db
+from app.files import storage
 from app.files.fields import DirectFileField
 from app.models import (
     AuditEvent,
@@ -33,8 +35,8 @@ from app.models import (
     User,
 )
 from app.models.partners import ChannelPartner
+from app.money import settlements
 from app.portals.lead_forms import prefix_for
-from app.services import catalog, settlements, storage
 from tests import factories
 from tests.conftest import login, make_app, requires_postgres
 from tests.fee_support import won

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from app import jobs
+from app.comms import notifications
 from app.extensions import db
+from app.jobs import tasks as jobs
+from app.jobs.queue import enqueue
 from app.models import EmailOutbox
-from app.services import notifications
-from app.services.queue import enqueue
 from tests import factories
 from tests.conftest import requires_redis
 from tests.report_summary import record

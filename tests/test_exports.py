@@ -7,8 +7,8 @@ import pypdf
 import pytest
 
 from app.extensions import db
-from app.services import exports, reports
-from app.services.reports import ReportFilters
+from app.reporting import exports, reports
+from app.reporting.reports import ReportFilters
 from tests import factories, report_data
 from tests.conftest import login
 

@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import Notification, PlatformFeeSettlement, PlatformFeeSettlementItem
 from app.models.base import utcnow
-from app.services import commissions, fee_settlements, settlements
+from app.money import commissions, fee_settlements, settlements
 from tests import factories
 from tests.conftest import login, make_app, requires_postgres
 from tests.fee_support import PDF, assert_reconciles, settle, slip_upload, stored_slip, won

@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.services import fees
+from app.money import fees
 
 CENT = Decimal("0.01")
 

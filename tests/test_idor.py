@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from app.access import CP, allowed_roles_for
 from app.extensions import db
+from app.files.storage import PUBLIC_KINDS
 from app.models import Lead, StoredFile
-from app.services.storage import PUBLIC_KINDS
 from tests.report_summary import record
 from tests.security_support import changed_tables, client_for, fill, fingerprint, routes
 from tests.world import build_world

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, CpPayment, Lead, PlatformFeeSettlement
 from app.models.base import utcnow
-from app.services import commissions
+from app.money import commissions
 from tests import factories
 from tests.fee_support import settle, won
 

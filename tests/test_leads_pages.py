@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.extensions import db
+from app.leads import queries as lead_queries
 from app.models import AuditEvent, Category, CommissionTransaction, Lead, LeadEvidence, LeadNote
 from app.models.base import utcnow
 from app.portals.lead_forms import prefix_for
-from app.services import leads_query
 from tests import factories
 from tests.conftest import login
 
@@ -274,7 +274,7 @@ def test_only_the_super_admin_deletes_and_a_lead_with_money_recorded_needs_two_c
     lead = world["lead"]
     assert client_for(app, world["admin"]).delete(f"/super/leads/{lead.id}?confirm=yes").status_code == 403
     with app.test_request_context():
-        from app.services import pipeline
+        from app.leads import pipeline
 
         pipeline.change_stage(db.session.get(Lead, lead.id), "won", world["admin"], lead.version)
         db.session.scalar(sa.select(CommissionTransaction)).status = "due"  # the client payment was recorded
@@ -316,7 +316,7 @@ def test_the_board_uses_a_bounded_number_of_queries(app, world):
     db.session.commit()
     large, response = _count_queries(client, "/cp/leads/assigned/kanban")
     body = response.get_data(as_text=True)
-    per_column = leads_query.COLUMN_PAGE
+    per_column = lead_queries.COLUMN_PAGE
     assert body.count('class="kanban-card card"') == 7 * per_column  # 200 leads: each column shows its first page
     assert body.count(">Show more</button>") == 7
     assert re.search(r'id="column-head-new"[^>]*>.*?data-count>30<.*?data-total>\$12,900\.00<', body, re.S)
@@ -373,7 +373,7 @@ def test_the_list_query_count_does_not_grow_with_notes_and_evidence(app, world):
         db.session.add(LeadNote(lead_id=lead.id, author_id=cp.user.id, body="note"))
     db.session.commit()
     large, response = _count_queries(client, "/cp/leads/assigned")
-    assert large == small and response.get_data(as_text=True).count('class="lead-row"') == leads_query.PAGE_SIZE
+    assert large == small and response.get_data(as_text=True).count('class="lead-row"') == lead_queries.PAGE_SIZE
 
 
 def test_the_partner_filter_suggests_at_most_ten_partners(app, world):
@@ -424,7 +424,7 @@ def _row_ids(body):
     return re.findall(r'<tbody id="lead-([0-9a-f-]+)" class="lead-row">', body)
 
 
-@pytest.mark.parametrize("sort", sorted(leads_query.SORTS))
+@pytest.mark.parametrize("sort", sorted(lead_queries.SORTS))
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, world, sort, direction):
     """The list reads a page of plain rows (sorted and limited first, then joined to the names): every sort, both
@@ -443,10 +443,10 @@ def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, wor
             commission_amount=None if n % 4 == 0 else str(10 * (n % 3)),
         )
     db.session.commit()
-    filters = leads_query.LeadFilters(sort=sort, direction=direction)
-    column = leads_query.SORTS[sort]
+    filters = lead_queries.LeadFilters(sort=sort, direction=direction)
+    column = lead_queries.SORTS[sort]
     order = column.asc() if direction == "asc" else column.desc()
-    if sort not in leads_query.NEVER_NULL_SORTS:
+    if sort not in lead_queries.NEVER_NULL_SORTS:
         order = order.nulls_last()
     query = sa.select(Lead.id).outerjoin(Category, Category.id == Lead.category_id).order_by(order, Lead.id)
     expected = [str(i) for i in db.session.scalars(query)]
@@ -466,7 +466,7 @@ def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, wor
     assert f"{len(seen)} leads<" in body
     mine = [str(i) for i in db.session.scalars(query.where(Lead.allocated_to == cp.id))]
     body = client_for(app, cp.user).get("/cp/leads/assigned", query_string=filters.args()).get_data(as_text=True)
-    assert _row_ids(body) == mine[: leads_query.PAGE_SIZE]
+    assert _row_ids(body) == mine[: lead_queries.PAGE_SIZE]
 
 
 def test_the_list_filters_combine_and_rows_show_the_category_and_partner(app, world):
@@ -492,7 +492,7 @@ def test_the_list_filters_combine_and_rows_show_the_category_and_partner(app, wo
 
 
 def test_the_staff_board_names_each_cards_partner_and_pages_its_columns(app, world):
-    for n in range(leads_query.COLUMN_PAGE + 3):
+    for n in range(lead_queries.COLUMN_PAGE + 3):
         factories.make_lead(title=f"Open {n}", kanban_stage="qualified")
     db.session.commit()
     client = client_for(app, world["admin"])
@@ -500,7 +500,7 @@ def test_the_staff_board_names_each_cards_partner_and_pages_its_columns(app, wor
     card = board[board.index(f'id="card-{world["lead"].id}"') :].split('class="kanban-card card"')[0]
     assert '<div class="small text-muted text-truncate">Northwind</div>' in card
     column = board[board.index('id="column-qualified"') : board.index('id="column-proposal"')]
-    assert len(_column_cards(column)) == leads_query.COLUMN_PAGE and "Unallocated" in column
+    assert len(_column_cards(column)) == lead_queries.COLUMN_PAGE and "Unallocated" in column
     link = re.search(r'hx-get="([^"]+)" hx-target="#list-qualified"', column).group(1).replace("&amp;", "&")
     more = client.get(link, headers=HX).get_data(as_text=True)
     assert len(_column_cards(more)) == 3 and "Unallocated" in more and "Show more" not in more
@@ -534,12 +534,12 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
     """With no filter, a stage, a category, or both, the boards' column heads and the lists' counts come from the
     maintained rollups: after moves, a win, a loss of a won lead, a reallocation and a deletion they still equal the
     leads themselves, for a partner and for staff, and the page shows them."""
+    from app.leads import pipeline
     from app.models.leads import ALLOCATION_STATUSES, STAGES
-    from app.services import pipeline
 
     cp, other, admin, owner = world["cp"], world["other"], world["admin"], world["super"]
     solar, wind = factories.make_category(), factories.make_category()
-    Filters = leads_query.LeadFilters
+    Filters = lead_queries.LeadFilters
 
     def truth(partner=None, category=None):
         stmt = sa.select(Lead.kanban_stage, sa.func.count(), sa.func.coalesce(sa.func.sum(Lead.lead_value), 0))
@@ -552,12 +552,12 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
         return {stage: found.get(stage, (0, Decimal(0))) for stage in STAGES}
 
     def listed(filters, partner=None) -> int:
-        return leads_query.list_page(filters, 1, assigned_to=partner.id if partner else None).total
+        return lead_queries.list_page(filters, 1, assigned_to=partner.id if partner else None).total
 
     def check():
         db.session.commit()
         for partner in (cp, other):
-            assert leads_query.column_totals(Filters(), partner.id) == truth(partner)
+            assert lead_queries.column_totals(Filters(), partner.id) == truth(partner)
             assert listed(Filters(), partner) == sum(count for count, _total in truth(partner).values())
             assert listed(Filters(stage="won"), partner) == truth(partner)["won"][0]
             theirs = sa.or_(Lead.allocated_to == partner.id, Lead.originated_by == partner.id)  # staff's cp filter
@@ -565,7 +565,7 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
                 found = sa.select(sa.func.count()).where(theirs, *([Lead.kanban_stage == stage] if stage else []))
                 assert listed(Filters(cp_id=partner.id, stage=stage)) == db.session.scalar(found)
         for category in (None, solar, wind):
-            assert leads_query.column_totals(Filters(category_id=category and category.id)) == truth(None, category)
+            assert lead_queries.column_totals(Filters(category_id=category and category.id)) == truth(None, category)
             everything = truth(None, category)
             assert listed(Filters(category_id=category and category.id)) == sum(n for n, _t in everything.values())
             for stage in ("new", "won", "lost"):

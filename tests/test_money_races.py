@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, Lead, PlatformFeeSettlement, PlatformFeeSettlementItem
+from app.money import commissions
 from app.portals.lead_forms import prefix_for
-from app.services import commissions, rollups
+from app.reporting import rollups
 from tests import factories
 from tests.conftest import login, make_app, requires_postgres
 from tests.fee_support import PDF, pay_out

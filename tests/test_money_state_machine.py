@@ -20,9 +20,11 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
+from app.leads import pipeline
 from app.models import CommissionTransaction, Lead, PlatformFeeSettlement, PlatformFeeSettlementItem
 from app.models.base import utcnow
-from app.services import commissions, fee_settlements, payments, pipeline, reports, rollups, settlements
+from app.money import commissions, fee_settlements, payments, settlements
+from app.reporting import reports, rollups
 from tests import factories
 from tests.conftest import wipe
 from tests.fee_support import PDF, stored_slip

@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, Notification, StoredFile, User
-from app.services import commissions
+from app.money import commissions
 from tests import factories
 from tests.conftest import database_url, make_app, requires_postgres
 from tests.report_summary import record
@@ -93,7 +93,7 @@ def stress_app():
 
 
 def _race(stress_app, tx_id, admin_ids, same_key: bool) -> list[str]:
-    from app.services.settlements import SettlementRefused, settle_to_cp
+    from app.money.settlements import SettlementRefused, settle_to_cp
 
     barrier = threading.Barrier(len(admin_ids))
     results: list[str] = [""] * len(admin_ids)
@@ -196,7 +196,7 @@ class Crash(RuntimeError):
 @pytest.mark.parametrize("step", ["audit.record", "notifications.notify", "storage.save_upload"])
 def test_a_crash_between_the_steps_of_a_settlement_leaves_nothing(app, monkeypatch, step):
     """The view's transaction fails at `step`: status, settled_by, slip, audit row and notification are all absent."""
-    from app.services import settlements
+    from app.money import settlements
 
     partner, admin = factories.make_partner(), factories.make_user("admin")
     factories.make_fee_config()
@@ -243,7 +243,7 @@ from werkzeug.datastructures import FileStorage
 from tests.conftest import make_app
 from app.extensions import db
 from app.models import CommissionTransaction, User
-from app.services.settlements import settle_to_cp
+from app.money.settlements import settle_to_cp
 
 app = make_app()
 with app.app_context(), app.test_request_context():

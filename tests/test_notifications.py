@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
+from app.comms import notifications
 from app.extensions import db
 from app.models import EmailOutbox, Notification, User
-from app.services import notifications
 from tests import factories
 from tests.conftest import login
 from tests.smtp_support import SmtpServer
@@ -106,7 +106,7 @@ def test_cp_approved_reaches_the_cp_with_the_welcome_email(app, smtp):
 
 
 def test_lead_assigned_won_and_lost_reach_the_cp_and_the_admins(app, smtp):
-    from app.services import pipeline
+    from app.leads import pipeline
 
     admins, boss, cp, other = people()
     lead = factories.make_lead(title="Rooftop solar", lead_value=Decimal("10000"), commission_amount=Decimal("1000"))
@@ -143,7 +143,8 @@ def test_lead_assigned_won_and_lost_reach_the_cp_and_the_admins(app, smtp):
 
 
 def test_money_events_reach_the_cp_the_super_admin_and_the_admins(app, smtp):
-    from app.services import commissions, fee_settlements, payments, pipeline, settlements
+    from app.leads import pipeline
+    from app.money import commissions, fee_settlements, payments, settlements
 
     admins, boss, cp, _other = people()
     settled = factories.make_lead(title="Settled lead", lead_value=Decimal("10000"), commission_amount=Decimal("1000"))
@@ -206,7 +207,7 @@ def test_announcement_reaches_the_targeted_cps_only_with_the_optional_email(app,
 
 
 def test_a_muted_email_keeps_the_in_app_notification(app, smtp):
-    from app.services import pipeline
+    from app.leads import pipeline
 
     admins, _boss, cp, _other = people()
     cp_client = login(app.test_client(), cp.user)
@@ -229,7 +230,7 @@ def test_a_muted_email_keeps_the_in_app_notification(app, smtp):
 
 
 def test_one_outbox_row_per_notification_and_recipient_and_a_second_run_sends_nothing(app, smtp):
-    from app import jobs
+    from app.jobs import tasks as jobs
 
     admins, _boss, _cp, _other = people()
     notifications.notify_admins("cp_signed_up", company="Twice Ltd", link="/admin/partners")
@@ -243,7 +244,7 @@ def test_one_outbox_row_per_notification_and_recipient_and_a_second_run_sends_no
 
 
 def test_a_failed_send_is_recorded_and_a_retry_sends_it_once(app, smtp):
-    from app import jobs
+    from app.jobs import tasks as jobs
 
     admin = factories.make_user("admin")
     db.session.commit()
@@ -354,7 +355,7 @@ def test_bell_dropdown_and_badge(app):
 
 
 def test_announcement_page_for_its_cps_only(app):
-    from app.services import announcements
+    from app.comms import announcements
 
     admin = factories.make_user("admin")
     cp, other = factories.make_partner(), factories.make_partner()

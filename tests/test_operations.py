@@ -11,7 +11,7 @@ import sentry_sdk
 from sentry_sdk.transport import Transport
 
 from app.access import public
-from app.operations import ConfigurationError, check_config
+from app.production import ConfigurationError, check_config
 from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def test_a_request_id_from_the_proxy_is_kept_only_when_it_looks_like_one(client)
 
 PRODUCTION_SCRIPT = """
 from app.extensions import db
-from app.operations import create_or_exit
+from app.production import create_or_exit
 app = create_or_exit()
 with app.app_context():
     db.create_all()

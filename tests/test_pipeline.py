@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.leads import pipeline
 from app.models import AuditEvent, CommissionTransaction, Lead, LeadActivity, Notification
-from app.services import pipeline
 from tests import factories
 
 

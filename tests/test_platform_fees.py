@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import AuditEvent, Notification, PlatformFeeConfig, PlatformFeeSettlement
 from app.models.base import utcnow
-from app.services import commissions, fee_settlements, fees, payments
+from app.money import commissions, fee_settlements, fees, payments
 from tests import factories
 from tests.conftest import login
 from tests.fee_support import PDF, assert_reconciles, pay_out, settle, slip_upload, won

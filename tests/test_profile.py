@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, ChannelPartner, CpCategoryContent, Notification, StoredFile, User
-from app.services import profiles
+from app.partners import profiles
 from tests import factories
 from tests.conftest import login
 from tests.storage_support import png_bytes

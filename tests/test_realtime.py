@@ -13,9 +13,10 @@ import websocket
 from werkzeug.serving import make_server
 
 from app import realtime
+from app.accounts import operations as accounts
+from app.comms import announcements, notifications
 from app.extensions import db
 from app.models import Notification
-from app.services import accounts, announcements, notifications
 from tests import factories
 from tests.conftest import login, requires_redis
 from tests.rq_support import redis_mode, run_worker

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from app.extensions import db
 from app.models import CpPayment
 from app.models.base import utcnow
-from app.services import receipts
+from app.money import receipts
 from tests import factories
 from tests.fee_support import pay_out, settle, won
 

@@ -16,8 +16,9 @@ import websocket
 from rq import Queue
 from werkzeug.serving import make_server
 
-from app import jobs, realtime
+from app import realtime
 from app.extensions import db, redis_handle
+from app.jobs import tasks as jobs
 from app.models import Announcement, EmailOutbox, Notification
 from app.models.base import utcnow
 from tests import factories

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pypdf
 import pytest
 
-from app import report_jobs
 from app.extensions import db
+from app.jobs import reports as report_jobs
 from app.models import ReportExport
-from app.services import reports
-from app.services.reports import ReportFilters
+from app.reporting import reports
+from app.reporting.reports import ReportFilters
 from tests import factories, report_data
 from tests.conftest import login, requires_redis
 from tests.rq_support import redis_mode, run_worker

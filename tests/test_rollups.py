@@ -1,4 +1,4 @@
-"""The maintained aggregates (app.services.rollups): kept in step by every service that moves money or leads,
+"""The maintained aggregates (app.reporting.rollups): kept in step by every service that moves money or leads,
 equal to the same figures computed from the report rows, rebuilt and reconciled on demand."""
 
 from datetime import date, timedelta
@@ -8,13 +8,15 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from app.cli import rebuild_rollups_command
 from app.extensions import db
+from app.leads import pipeline
 from app.models import CommissionTransaction, Lead
 from app.models.base import utcnow
 from app.models.rollups import MONEY_MEASURES, DailyRollup, PartnerMonthlyRollup
-from app.scale import rebuild_rollups_command
-from app.services import analytics, commissions, fee_settlements, pipeline, reports, rollups
-from app.services.reports import ReportFilters
+from app.money import commissions, fee_settlements
+from app.reporting import analytics, reports, rollups
+from app.reporting.reports import ReportFilters
 from tests import factories, report_data
 from tests.fee_support import settle, won
 

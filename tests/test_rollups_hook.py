@@ -1,4 +1,4 @@
-"""The rollups' session hook on its short paths (app.services.rollups): a stage change reads each lead's facts
+"""The rollups' session hook on its short paths (app.reporting.rollups): a stage change reads each lead's facts
 once (the facts after are derived from the guarded UPDATE's values), any other change of the same lead in the
 flush still reads them back, and bulk statements keep their place in the order of the flush."""
 
@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.leads import pipeline
 from app.models import CommissionTransaction, Lead, PlatformFeeSettlementItem
-from app.services import commissions, pipeline, rollups
+from app.money import commissions
+from app.reporting import rollups
 from tests import factories
 from tests.fee_support import settle, won
 

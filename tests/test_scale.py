@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from app.accounts.passwords import verify_password
 from app.extensions import db
 from app.models import (
     ChannelPartner,
@@ -17,9 +18,8 @@ from app.models import (
     PlatformFeeSettlementItem,
     User,
 )
-from app.scale import CP_EMAIL, PASSWORD, SMALL_CP_EMAIL, fee_cents
-from app.services import commissions, fees
-from app.services.passwords import verify_password
+from app.money import commissions, fees
+from app.tools.scale import CP_EMAIL, PASSWORD, SMALL_CP_EMAIL, fee_cents
 from tests.conftest import login, make_app, requires_postgres
 
 CPS, LEADS = 20, 2000
@@ -159,7 +159,7 @@ def test_bench_floor_reads_one_row_and_counts_queries(app):
 @requires_postgres
 def test_fee_totals_and_monthly_chart_reconcile_with_the_rows(seeded):
     """The dashboards' fast totals (fee_settlements) equal sums taken row by row over the generated data."""
-    from app.services import fee_settlements
+    from app.money import fee_settlements
 
     txs = [tx for tx in all_of(CommissionTransaction) if tx.status != "void"]
     settled_ids = {i.transaction_id for i in all_of(PlatformFeeSettlementItem)}
@@ -185,7 +185,7 @@ def test_fee_totals_and_monthly_chart_reconcile_with_the_rows(seeded):
 @requires_postgres
 def test_rollups_and_fee_settled_dates_reconcile_after_the_bulk_load(seeded):
     """COPY bypasses the session hook: seed-scale rebuilds the rollups and marks settled fees, and both agree with the rows."""
-    from app.services import reports, rollups
+    from app.reporting import reports, rollups
 
     assert rollups.reconcile() == []
     assert reports.admin_overview()["totals"] == reports.report_totals()

@@ -6,9 +6,9 @@ from html.parser import HTMLParser
 import pytest
 
 from app import create_app
+from app.accounts import operations as accounts
 from app.extensions import db
 from app.models.base import utcnow
-from app.services import accounts
 from tests import factories
 from tests.conftest import age_session, database_url, login, session_row
 from tests.report_summary import record

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, Notification, StoredFile
-from app.services import settlements
+from app.money import settlements
 from tests import factories
 from tests.conftest import login, make_app, requires_postgres
 from tests.storage_support import pdf_bytes, png_bytes
@@ -60,7 +60,7 @@ def test_settling_a_pending_transaction_is_refused(app, people):
 def test_a_stale_net_amount_is_refused_and_nothing_changes(app, people):
     tx = won_transaction(people["cp"], people["admin"], "Amount changed", "due")
     tx.lead.commission_amount = 800
-    from app.services import commissions
+    from app.money import commissions
 
     commissions.recompute(tx.lead, people["admin"])
     db.session.commit()

@@ -9,8 +9,8 @@ import requests
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
+from app.files import storage
 from app.models import StoredFile
-from app.services import storage
 from tests import factories
 from tests.conftest import login, make_app
 from tests.storage_support import (

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import AuditEvent, CommissionTransaction, CpPayment, Notification, StripeEvent
-from app.services import payments, stripe_events
+from app.money import payments, stripe_events
 from tests import stripe_support
 from tests.conftest import login, requires_postgres
 from tests.report_summary import record

@@ -1,5 +1,5 @@
 """A request whose transaction only read ends with COMMIT, so PostgreSQL keeps the statements psycopg prepared
-(app/transactions.py); a transaction that wrote without committing, left changes unflushed, or raised is still
+(app/web/transactions.py); a transaction that wrote without committing, left changes unflushed, or raised is still
 rolled back: nothing half-written reaches the database."""
 
 import pytest

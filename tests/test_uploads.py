@@ -7,9 +7,8 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.files import visibility
+from app.files import storage, visibility
 from app.models import CommissionTransaction, CpPayment, LeadEvidence, PlatformFeeSettlement, ReportExport, StoredFile
-from app.services import storage
 from tests import factories
 from tests.conftest import login
 from tests.storage_support import docx_bytes, jpeg_bytes, pdf_bytes, png_bytes, stored_keys

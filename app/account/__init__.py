@@ -5,10 +5,11 @@ from flask_login import current_user
 
 from app.access import ANY_USER, roles
 from app.extensions import db
+from app.files import storage
 from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
-from app.services import profiles, storage
+from app.partners import profiles
 from app.web import render
 
 bp = Blueprint("account", __name__)

@@ -93,5 +93,5 @@ def end_current() -> None:
 def _write(statement) -> None:
     """Written and committed on a connection of its own, so the request's transaction stays what it was."""
     with db.engine.begin() as connection:
-        # Tagged so the benchmark's per-page statement count (app/bench_floor.py) leaves this bookkeeping out.
+        # Tagged so the benchmark's per-page statement count (app/tools/bench_floor.py) leaves this bookkeeping out.
         connection.execute(statement, execution_options={"bookkeeping": True})

@@ -4,11 +4,11 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from flask_login import current_user, login_user, logout_user
 
 from app.access import ANY_USER, home_url, public, roles
+from app.accounts import operations as accounts
 from app.accounts import sessions, throttle
 from app.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
 from app.extensions import db
 from app.models.base import utcnow
-from app.services import accounts
 from app.web import render
 
 bp = Blueprint("auth", __name__)

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
 
 from app.extensions import db
+from app.files import storage
 from app.models import Category, CategoryImage, ChannelPartner, ContentImage, CpCategoryContent, User
 from app.models.base import utcnow
-from app.services import storage
 
 CATEGORIES = [
     ("Solar & Energy", ((250, 176, 5), (234, 88, 12)), "Rooftop solar, battery storage and energy audits for offices, "

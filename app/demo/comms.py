@@ -2,9 +2,9 @@
 
 import sqlalchemy as sa
 
+from app.comms import announcements, notifications
 from app.extensions import db
 from app.models import Announcement, AnnouncementTarget, ChannelPartner, Notification, User
-from app.services import announcements, notifications
 
 ANNOUNCEMENTS = [
     (

@@ -14,9 +14,10 @@ from werkzeug.datastructures import FileStorage
 
 from app.demo.finance import partner_by_email, won_lead
 from app.extensions import db
+from app.files import storage
 from app.models import Lead, PlatformFeeConfig, PlatformFeeSettlement, User
 from app.models.base import utcnow
-from app.services import commissions, fee_settlements, fees, settlements, storage
+from app.money import commissions, fee_settlements, fees, settlements
 
 PILOT_NOTE = "Pilot rate for the first partners (demo history)"
 # title, partner email, lead value, commission, days since won, commission paid out to the CP

@@ -13,9 +13,10 @@ from reportlab.pdfgen import canvas
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
+from app.files import storage
 from app.models import ChannelPartner, CpPayment, Lead, User
 from app.models.base import utcnow
-from app.services import commissions, payments, settlements, storage
+from app.money import commissions, payments, settlements
 
 # title, partner email, lead value, commission, state, days since won
 DEALS = [

@@ -10,9 +10,10 @@ from flask import current_app
 from PIL import Image, ImageDraw
 
 from app.extensions import db
+from app.files import storage
+from app.leads import pipeline
 from app.models import Category, ChannelPartner, Lead, LeadEvidence, User
 from app.models.base import utcnow
-from app.services import pipeline, storage
 
 PARTNERS = ("cp1@demo.test", "cp2@demo.test", "cp3@demo.test")
 STAGE_PATH = ("new", "contacted", "qualified", "proposal", "negotiation")

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import ChannelPartner, PlatformFeeConfig, User
 from app.models.base import utcnow
-from app.services.passwords import hash_password
 
 PASSWORD = "demo-pass-2026"
 

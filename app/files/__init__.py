@@ -5,9 +5,9 @@ from flask_login import current_user
 
 from app.access import ANY_USER, roles
 from app.extensions import db
+from app.files import storage
 from app.loaders import get_or_404, load_stored_file
 from app.models import StoredFile
-from app.services import storage
 
 bp = Blueprint("files", __name__)
 

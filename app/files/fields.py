@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation
 
-from app.services.storage import KIND_GROUPS, ClaimedUpload, has_upload
+from app.files.storage import KIND_GROUPS, ClaimedUpload, has_upload
 
 CLAIM_SUFFIX = "__file_id"
 

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.files.storage import PUBLIC_KINDS
 from app.models import (
     CommissionTransaction,
     CpPayment,
@@ -12,7 +13,6 @@ from app.models import (
     ReportExport,
     StoredFile,
 )
-from app.services.storage import PUBLIC_KINDS
 
 
 def _exists(query) -> bool:

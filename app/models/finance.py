@@ -80,7 +80,7 @@ class CommissionTransaction(Timestamps, db.Model):
     settled_at: Mapped[datetime | None] = mapped_column(sa.DateTime, index=True)
     voided_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     # Denormalised from the fee's settlement (set in the same flush as its PlatformFeeSettlementItem by
-    # app.services.rollups); the unique item per transaction stays the guarantee against settling twice.
+    # app.reporting.rollups); the unique item per transaction stays the guarantee against settling twice.
     fee_settled_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     lead = relationship("Lead")

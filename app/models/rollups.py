@@ -1,4 +1,4 @@
-"""Maintained aggregates of the report rows (app.services.rollups keeps them in step, in the same transaction).
+"""Maintained aggregates of the report rows (app.reporting.rollups keeps them in step, in the same transaction).
 
 Counts are plain integers and money is integer cents (exact on PostgreSQL and SQLite alike). Each
 measure is keyed by the date its figure is charted by:

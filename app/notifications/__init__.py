@@ -2,6 +2,8 @@
 
 from flask import Blueprint
 
+from app.portals import load_sections
+
 bp = Blueprint("notifications", __name__)
 
 
@@ -13,9 +15,9 @@ def _socket_options(state) -> None:
 
 @bp.app_template_filter("announcement_html")
 def _announcement_html(text):
-    from app.services.announcements import render_message
+    from app.comms.announcements import render_message
 
     return render_message(text)
 
 
-from app.notifications import live, views  # noqa: E402,F401  (register the routes)
+load_sections(__name__, __path__)  # live, views: each declares its routes on bp

@@ -15,10 +15,10 @@ from flask_login import current_user
 
 from app import realtime
 from app.access import ANY_USER, roles
+from app.comms import notifications
 from app.extensions import db, sock
 from app.models import User
 from app.notifications import bp
-from app.services import notifications
 
 WAKE_SECONDS = 5  # how often an idle socket checks it is still open and the bridge still runs
 

@@ -6,11 +6,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from app.access import ANY_USER, roles
+from app.comms import announcements, notifications
 from app.extensions import db
 from app.loaders import get_or_404, load_notification
 from app.models import Announcement
 from app.notifications import bp
-from app.services import announcements, notifications
 from app.validators import query_page
 from app.web import is_htmx_partial, render
 

@@ -3,7 +3,7 @@
 from flask import request
 
 from app.loaders import load_fee_settlement
-from app.services import fee_settlements, receipts
+from app.money import fee_settlements, receipts
 from app.validators import query_page
 from app.web import render
 

@@ -10,8 +10,8 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
+from app.leads import pipeline
 from app.models.leads import STAGE_LABELS, STAGES
-from app.services import pipeline
 
 STAGE_CHOICES = [(stage, STAGE_LABELS[stage]) for stage in STAGES]
 OVERRIDE_CHOICES = [

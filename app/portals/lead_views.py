@@ -9,11 +9,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
+from app.files import storage
 from app.files.checks import accept_attribute
+from app.leads import pipeline
+from app.leads import queries as lead_queries
 from app.loaders import load_lead, parse_uuid
 from app.models import Lead
 from app.models.base import utcnow
 from app.models.leads import STAGES
+from app.money import commissions, fees
 from app.portals.lead_forms import (
     STAGE_CHOICES,
     AmountsForm,
@@ -23,7 +27,6 @@ from app.portals.lead_forms import (
     StageForm,
     prefix_for,
 )
-from app.services import commissions, fees, leads_query, pipeline, storage
 from app.validators import query_page
 from app.web import is_htmx_partial, memoized_macro, render, url_for_id
 
@@ -53,9 +56,9 @@ def template_helpers() -> dict:
         "lead_prefix": prefix_for,
         "evidence_accept": accept_attribute(storage.ALL_GROUPS),
         "stage_choices": STAGE_CHOICES,
-        "kanban_cursor": leads_query.card_cursor,
+        "kanban_cursor": lead_queries.card_cursor,
         "board_args": board_args,
-        "partner_label": leads_query.partner_label,
+        "partner_label": lead_queries.partner_label,
         "card_html": lambda card, portal: card_html(card, portal, now),
     }
 
@@ -180,7 +183,7 @@ def answer(lead, context: str, message: str, status: int = 200, bound=None, stag
         ctx = panel_context(lead, bound, message=message, message_status=status)
         return render(DETAIL_TEMPLATES[portal()], status=status, **ctx)
     if context == "row":
-        row = leads_query.LeadRow.from_lead(lead)
+        row = lead_queries.LeadRow.from_lead(lead)
         ctx = {**common_context(lead, bound), "message": message, "message_status": status, "open": True}
         return render_template("_partials/leads/_row.html", lead=row, full_lead=lead, **ctx), status
     if context == "board":
@@ -196,10 +199,10 @@ def answer(lead, context: str, message: str, status: int = 200, bound=None, stag
 def board_update_context(lead, stages) -> dict:
     """What _board_update.html needs: the lead's card as it is now and the heads of the columns that changed."""
     changed = [stage for stage in STAGES if stage in {*stages, lead.kanban_stage}]
-    totals = leads_query.column_totals(leads_query.LeadFilters.from_args(request.form), scope(), changed)
-    heads = [leads_query.Column(stage, count=totals.get(stage, (0, 0))[0], total=totals.get(stage, (0, 0))[1])
+    totals = lead_queries.column_totals(lead_queries.LeadFilters.from_args(request.form), scope(), changed)
+    heads = [lead_queries.Column(stage, count=totals.get(stage, (0, 0))[0], total=totals.get(stage, (0, 0))[1])
              for stage in changed]  # fmt: skip
-    card = leads_query.Card.from_lead(lead, staff=scope() is None)
+    card = lead_queries.Card.from_lead(lead, staff=scope() is None)
     return {"lead": lead, "card": card, "heads": heads, "p": portal()}
 
 
@@ -330,7 +333,7 @@ def fee_preview(lead_id):
 
 def _parse_cards():
     cards = {}
-    for raw in request.form.getlist("card")[: leads_query.BOARD_LIMIT]:
+    for raw in request.form.getlist("card")[: lead_queries.BOARD_LIMIT]:
         lead_id, _, version = raw.partition(":")
         cards[parse_uuid(lead_id)] = version
     return cards
@@ -390,9 +393,9 @@ def kanban_column(stage: str):
         abort(404)
     if not is_htmx_partial():
         return redirect(url_for(f"{portal()}.leads_kanban"))
-    filters = leads_query.LeadFilters.from_args(request.args)
-    cards, more = leads_query.column_page(filters, stage, request.args.get("after", ""), assigned_to=scope())
-    column = leads_query.Column(stage, cards=cards, more=more)
+    filters = lead_queries.LeadFilters.from_args(request.args)
+    cards, more = lead_queries.column_page(filters, stage, request.args.get("after", ""), assigned_to=scope())
+    column = lead_queries.Column(stage, cards=cards, more=more)
     return render_template("_partials/leads/_column_page.html", column=column, filters=filters, p=portal())
 
 
@@ -401,7 +404,7 @@ def row_details(lead_id):
     lead = load_lead(lead_id)
     if not is_htmx_partial():
         return redirect(url_for(f"{user_portal()}.lead_detail", lead_id=lead.id))
-    lead = leads_query.load_details(lead)
+    lead = lead_queries.load_details(lead)
     return render_template("_partials/leads/_row_details.html", lead=lead, **common_context())
 
 
@@ -410,14 +413,14 @@ def user_portal() -> str:
 
 
 def kanban_page(template: str, **extra):
-    filters = leads_query.LeadFilters.from_args(request.args)
-    columns = leads_query.board(filters, assigned_to=scope())
+    filters = lead_queries.LeadFilters.from_args(request.args)
+    columns = lead_queries.board(filters, assigned_to=scope())
     return render(template, columns=columns, filters=filters, p=portal(), **extra)
 
 
 def list_page(template: str, assigned_to=None, **extra):
-    filters = leads_query.LeadFilters.from_args(request.args)
-    pagination = leads_query.list_page(filters, query_page(request.args), assigned_to=assigned_to)
+    filters = lead_queries.LeadFilters.from_args(request.args)
+    pagination = lead_queries.list_page(filters, query_page(request.args), assigned_to=assigned_to)
     ctx = {"pagination": pagination, "filters": filters, **common_context(), **extra}
     return render(template, partial="_partials/leads/_table.html", **ctx)
 

@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.access import public
 from app.extensions import csrf, db
-from app.services import stripe_events
+from app.money import stripe_events
 
 bp = Blueprint("webhooks", __name__)
 

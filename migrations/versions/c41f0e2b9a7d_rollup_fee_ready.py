@@ -39,7 +39,7 @@ def downgrade():
 
 def _backfill(conn) -> None:
     """Count the fees ready to settle into the rows the rollup hook keeps from now on (the rules of
-    app.services.rollups.contributions: by won day and category, and by partner per month and all time).
+    app.reporting.rollups.contributions: by won day and category, and by partner per month and all time).
     Every such fee's lead already has its rows there (it counts in `rows` on the same keys)."""
     ct = sa.table("commission_transactions", sa.column("id", sa.Uuid), sa.column("lead_id", sa.Uuid),
                   sa.column("cp_id", sa.Uuid), sa.column("status", sa.String), sa.column("won_at", sa.DateTime),

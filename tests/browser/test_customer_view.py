@@ -6,8 +6,8 @@ import re
 from playwright.sync_api import expect
 
 from app.extensions import db
+from app.files import storage
 from app.models import CategoryImage
-from app.services import storage
 from tests import factories
 from tests.storage_support import png_bytes
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from app.extensions import db
+from app.leads import queries as lead_queries
 from app.models import Lead
 from app.portals.lead_forms import prefix_for
-from app.services import leads_query
 from tests import factories
 
 
@@ -83,16 +83,16 @@ def test_dragging_to_lost_asks_why_then_moves_the_card(new_page, partner_with_le
 
 def test_show_more_appends_the_next_cards_of_a_column(new_page, partner_with_lead):
     partner, _lead = partner_with_lead
-    for n in range(leads_query.COLUMN_PAGE + 5):
+    for n in range(lead_queries.COLUMN_PAGE + 5):
         factories.make_lead(assignee=partner, title=f"Deal {n}", kanban_stage="proposal", lead_value="100")
     db.session.commit()
     page = new_page(partner.user)
     page.goto("/cp/leads/assigned/kanban")
     cards = page.locator("#column-proposal .kanban-card")
-    assert cards.count() == leads_query.COLUMN_PAGE
+    assert cards.count() == lead_queries.COLUMN_PAGE
     page.locator("#more-proposal").get_by_role("button", name="Show more").click()
-    page.locator(f"#column-proposal .kanban-card >> nth={leads_query.COLUMN_PAGE + 4}").wait_for()
-    assert cards.count() == leads_query.COLUMN_PAGE + 5
+    page.locator(f"#column-proposal .kanban-card >> nth={lead_queries.COLUMN_PAGE + 4}").wait_for()
+    assert cards.count() == lead_queries.COLUMN_PAGE + 5
     assert page.locator("#more-proposal button").count() == 0  # nothing more to load
 
 

@@ -4,8 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
+from app.comms import notifications
 from app.extensions import db
-from app.services import notifications
 from tests import factories
 
 

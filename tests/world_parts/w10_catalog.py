@@ -5,8 +5,8 @@ import io
 from PIL import Image
 
 from app.extensions import db
+from app.files import storage
 from app.models import CategoryImage, ContentImage, CpCategoryContent, LeadEvidence
-from app.services import storage
 from tests import factories
 
 

@@ -6,9 +6,10 @@
 from datetime import date
 
 from app.extensions import db
+from app.files import storage
 from app.models import CpPayment
 from app.models.base import utcnow
-from app.services import commissions, storage
+from app.money import commissions
 from tests import factories
 
 

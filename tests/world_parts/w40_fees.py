@@ -4,7 +4,8 @@
 import uuid
 from decimal import Decimal
 
-from app.services import commissions, fee_settlements, storage
+from app.files import storage
+from app.money import commissions, fee_settlements
 from tests import factories
 from tests.fee_support import PDF, pay_out
 

@@ -1,9 +1,9 @@
 """Comms records for the route walk: a notification of cp's, an announcement sent to cp alone."""
 
+from app.comms import notifications
 from app.extensions import db
 from app.models import Announcement, AnnouncementTarget
 from app.models.base import utcnow
-from app.services import notifications
 
 
 def add(world):

@@ -1,8 +1,8 @@
 """Reports for the route walk: a finished commission-report PDF export requested by the super admin."""
 
 from app.extensions import db
+from app.files import storage
 from app.models import ReportExport
-from app.services import storage
 
 
 def add(world):

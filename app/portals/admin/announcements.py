@@ -5,12 +5,12 @@ from flask_login import current_user
 from wtforms import BooleanField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app.comms import announcements
 from app.extensions import db
 from app.idempotency import IdempotentForm
 from app.loaders import get_or_404
 from app.models import Announcement
 from app.portals.admin import bp
-from app.services import announcements
 from app.validators import query_page
 from app.web import render
 

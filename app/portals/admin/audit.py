@@ -5,8 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
+from app.audit import queries as audit_queries
 from app.portals.admin import bp
-from app.services import audit_query
 from app.validators import DateWithin, query_page
 from app.web import render
 
@@ -31,8 +31,8 @@ class AuditFilterForm(FlaskForm):
 
 def _filter_form() -> AuditFilterForm:
     form = AuditFilterForm(formdata=request.args)
-    form.action.choices = [("", "Any action")] + [(a, a) for a in audit_query.actions()]
-    form.entity_type.choices = [("", "Any type")] + [(t, t.replace("_", " ")) for t in audit_query.entity_types()]
+    form.action.choices = [("", "Any action")] + [(a, a) for a in audit_queries.actions()]
+    form.entity_type.choices = [("", "Any type")] + [(t, t.replace("_", " ")) for t in audit_queries.entity_types()]
     return form
 
 
@@ -42,7 +42,7 @@ def audit_page(endpoint: str, template: str):
     valid = form.validate()
     pagination = None  # invalid filters: say what to fix rather than show events that do not match them
     if valid:
-        filters = audit_query.AuditFilters(
+        filters = audit_queries.AuditFilters(
             actor=(form.actor.data or "").strip(),
             action=form.action.data or "",
             entity_type=form.entity_type.data or "",
@@ -50,13 +50,13 @@ def audit_page(endpoint: str, template: str):
             date_from=form.date_from.data,
             date_to=form.date_to.data,
         )
-        pagination = audit_query.search(filters, page=query_page(request.args))
+        pagination = audit_queries.search(filters, page=query_page(request.args))
     return render(
         template,
         partial="_partials/audit/_results.html",
         form=form,
         pagination=pagination,
-        diff=audit_query.diff,
+        diff=audit_queries.diff,
         endpoint=endpoint,
         status=200 if valid else 422,
     )

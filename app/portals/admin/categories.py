@@ -5,13 +5,14 @@ from flask_login import current_user
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.catalog import operations as catalog
 from app.extensions import db
+from app.files import storage
 from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_category, load_category_image, load_content
 from app.portals.admin import bp
-from app.services import catalog, storage
 from app.web import render
 
 ACCEPT_IMAGES = accept_attribute(("image",))

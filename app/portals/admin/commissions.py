@@ -18,15 +18,16 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.access import ADMIN, STAFF, roles
 from app.extensions import db
+from app.files import storage
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_payment, load_transaction
 from app.models import AuditEvent, ChannelPartner, CommissionTransaction, CpPayment
 from app.models.base import utcnow
 from app.models.finance import TX_STATUSES
+from app.money import commissions as commission_service
+from app.money import fees, payments, receipts, settlements
 from app.portals.admin import bp
-from app.services import commissions as commission_service
-from app.services import fees, payments, receipts, settlements, storage
 from app.validators import query_page
 from app.web import render
 

@@ -1,13 +1,14 @@
 """The admin dashboard: overview, recent leads, pending approvals, outstanding commissions, settlement
-requests, platform-fee summary and announcements. Money figures come from app.services.reports."""
+requests, platform-fee summary and announcements. Money figures come from app.reporting.reports."""
 
 import sqlalchemy as sa
 
+from app.comms import announcements
 from app.extensions import db
 from app.models import Category, ChannelPartner, Lead
 from app.models.leads import STAGE_LABELS
 from app.portals.admin import bp
-from app.services import announcements, reports
+from app.reporting import reports
 from app.web import render
 
 

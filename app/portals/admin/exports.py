@@ -5,7 +5,7 @@ from dataclasses import replace
 from flask import request
 
 from app.portals.admin import bp
-from app.services import exports, reports
+from app.reporting import exports, reports
 from app.web import render
 
 

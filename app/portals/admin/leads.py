@@ -8,24 +8,25 @@ from flask_login import current_user
 
 from app.access import STAFF, roles
 from app.extensions import db
+from app.leads import pipeline
+from app.leads import queries as lead_queries
 from app.loaders import get_or_404, load_lead
 from app.models import ChannelPartner
 from app.portals import lead_views
 from app.portals.admin import bp
 from app.portals.lead_forms import AllocateForm, LeadCreateForm
-from app.services import leads_query, pipeline
 from app.web import render
 
 CONTACT_FIELDS = ("contact_name", "contact_company", "contact_email", "contact_phone")
 
 
 def _partner_choices(blank: str | None = None):
-    choices = [(str(p.id), p.company_name) for p in leads_query.approved_partners()]
+    choices = [(str(p.id), p.company_name) for p in lead_queries.approved_partners()]
     return [("", blank), *choices] if blank else choices
 
 
 def _filter_choices() -> dict:
-    return {"categories": leads_query.categories()}
+    return {"categories": lead_queries.categories()}
 
 
 bp.context_processor(lead_views.template_helpers)
@@ -53,7 +54,7 @@ def lead_partner_suggest():
     typed = (request.args.get("partner") or "")[:100]
     if not lead_views.is_htmx_partial():
         return redirect(url_for("admin.leads"))
-    partners = leads_query.partner_matches(typed)
+    partners = lead_queries.partner_matches(typed)
     return render_template("_partials/leads/_partner_options.html", partners=partners, typed=typed.strip())
 
 
@@ -70,7 +71,7 @@ def lead_row_details(lead_id):
 
 def _create_form() -> LeadCreateForm:
     form = LeadCreateForm()
-    form.category.choices = [("", "No category")] + [(str(c.id), c.name) for c in leads_query.categories()]
+    form.category.choices = [("", "No category")] + [(str(c.id), c.name) for c in lead_queries.categories()]
     form.partner.choices = _partner_choices(blank="Leave unallocated")
     return form
 

@@ -5,12 +5,13 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from app.accounts import operations as accounts
 from app.extensions import db
 from app.loaders import load_partner
 from app.models import ChannelPartner, User
+from app.partners import profiles
 from app.portals.admin import bp
 from app.portals.admin.forms import ManualAddForm, ReviewNoteForm
-from app.services import accounts, profiles
 from app.validators import query_page
 from app.web import render
 

@@ -13,11 +13,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from app.extensions import db
+from app.files import storage
 from app.files.fields import DirectFileField, UploadRequired
 from app.idempotency import IdempotentForm
+from app.money import fee_settlements, fees
 from app.portals import fee_settlement_views
 from app.portals.admin import bp
-from app.services import fee_settlements, fees, storage
 from app.validators import query_page
 from app.web import is_htmx_partial, memoized_macro, render
 

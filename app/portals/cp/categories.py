@@ -5,11 +5,12 @@ from flask_login import current_user
 from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from app.catalog import operations as catalog
 from app.extensions import db
 from app.idempotency import IdempotentForm
+from app.leads import intake
 from app.loaders import load_category
 from app.portals.cp import bp
-from app.services import catalog, intake
 from app.web import render
 
 

@@ -9,12 +9,13 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
+from app.files import storage
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_payment, load_transaction
 from app.models import CommissionTransaction, CpPayment
+from app.money import payments, receipts, settlements
 from app.portals.cp import bp
-from app.services import payments, receipts, settlements, storage
 from app.validators import query_page
 from app.web import render
 

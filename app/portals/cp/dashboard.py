@@ -1,17 +1,18 @@
 """The channel partner's dashboard: KPI cards, pipeline by stage, recent activity, announcements.
 
-Every figure comes from app.services.reports (the report rows' query path), see partner_dashboard().
+Every figure comes from app.reporting.reports (the report rows' query path), see partner_dashboard().
 """
 
 import sqlalchemy as sa
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from app.comms import announcements
 from app.extensions import db
 from app.models import Lead, LeadActivity
 from app.models.leads import STAGE_LABELS
 from app.portals.cp import bp
-from app.services import announcements, charts, reports
+from app.reporting import charts, reports
 from app.web import render
 
 STAGE_COLOURS = {"won": charts.GREEN, "lost": charts.RED}

@@ -4,7 +4,7 @@ from flask import current_app, request
 from flask_login import current_user
 
 from app.portals.cp import bp
-from app.services import exports, reports
+from app.reporting import exports, reports
 from app.validators import query_page
 from app.web import render
 

@@ -7,13 +7,15 @@ from flask_login import current_user
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from app.catalog import operations as catalog
 from app.extensions import db
+from app.files import storage
 from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_category, load_content, load_content_image
+from app.partners import profiles
 from app.portals.cp import bp
-from app.services import catalog, profiles, storage
 from app.web import render
 
 ACCEPT_IMAGES = accept_attribute(("image",))

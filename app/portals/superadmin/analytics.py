@@ -5,7 +5,7 @@ from dataclasses import replace
 from flask import Response, abort, current_app, request, url_for
 
 from app.portals.superadmin import bp
-from app.services import analytics, charts, exports
+from app.reporting import analytics, charts, exports
 from app.web import render
 
 

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from flask import current_app, request
 
+from app.money import fee_settlements
 from app.portals.superadmin import bp
-from app.services import charts, fee_settlements
+from app.reporting import charts
 from app.validators import query_page
 from app.web import is_htmx_partial, render
 

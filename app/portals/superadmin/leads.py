@@ -4,11 +4,12 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
+from app.leads import pipeline
+from app.leads import queries as lead_queries
 from app.loaders import load_lead
 from app.portals import lead_views
 from app.portals.lead_forms import DeleteLeadForm
 from app.portals.superadmin import bp
-from app.services import leads_query, pipeline
 from app.web import is_htmx_partial, render
 
 bp.context_processor(lead_views.template_helpers)
@@ -16,7 +17,7 @@ bp.context_processor(lead_views.template_helpers)
 
 @bp.get("/leads")
 def leads():
-    return lead_views.list_page("superadmin/leads/page.html", categories=leads_query.categories())
+    return lead_views.list_page("superadmin/leads/page.html", categories=lead_queries.categories())
 
 
 @bp.get("/leads/<lead_id>")

@@ -2,8 +2,8 @@
 
 from flask import current_app, request
 
+from app.money import fee_settlements
 from app.portals.superadmin import bp
-from app.services import fee_settlements
 from app.validators import query_page
 from app.web import render
 

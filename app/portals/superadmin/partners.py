@@ -9,8 +9,8 @@ from app.extensions import db
 from app.loaders import load_partner
 from app.models import ChannelPartner, CommissionTransaction, User
 from app.models.partners import CP_STATUSES
+from app.partners import profiles
 from app.portals.superadmin import bp
-from app.services import profiles
 from app.validators import query_page
 from app.web import render
 

@@ -3,11 +3,12 @@
 from flask import current_app, redirect, request, url_for
 from flask_login import current_user
 
-from app import report_jobs
 from app.extensions import db
+from app.jobs import queue
+from app.jobs import reports as report_jobs
 from app.loaders import load_report_export
 from app.portals.superadmin import bp
-from app.services import exports, queue, reports
+from app.reporting import exports, reports
 from app.validators import query_page
 from app.web import render
 

@@ -1,0 +1,1 @@
+"""The append-only audit log: writing it and reading it."""

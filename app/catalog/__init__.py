@@ -1,0 +1,1 @@
+"""The catalogue: categories, their images and order, partners' content per category."""

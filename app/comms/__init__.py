@@ -1,0 +1,1 @@
+"""Telling people: notifications, announcements and email."""

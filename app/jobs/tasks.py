@@ -1,0 +1,229 @@
+"""RQ job functions: they take ids, load, act, and are safe to run twice."""
+
+import logging
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.comms import mail
+from app.extensions import db
+from app.models import EmailOutbox, User
+from app.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+# A claim younger than this, held by another job, means that job may be sending right now.
+# Longer than the SMTP timeout (30 s) and the job timeout, so a live sender always finishes first.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class EmailBusy(Exception):
+    """Another job holds a fresh claim on this email; RQ retries this one later."""
+
+
+def _attempt_token() -> str:
+    """Who is sending: the RQ job id (the same across its retries), or a one-off id when run in-process."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return (job.id if job is not None else f"inline-{uuid.uuid4().hex}")[:100]
+
+
+def _claim(outbox_id: uuid.UUID, token: str) -> bool:
+    """Take the row for this attempt and COMMIT before any SMTP traffic.
+
+    One conditional UPDATE, atomic on PostgreSQL and SQLite alike. It succeeds for a row that is
+    queued or failed, for a row this same job claimed before (its earlier run died mid-send: RQ
+    only re-runs a started job once that run is gone), and for a claim older than CLAIM_LEASE.
+    """
+    stale = utcnow() - CLAIM_LEASE
+    result = db.session.execute(
+        sa.update(EmailOutbox)
+        .where(
+            EmailOutbox.id == outbox_id,
+            sa.or_(
+                EmailOutbox.status.in_(("queued", "failed")),
+                sa.and_(
+                    EmailOutbox.status == "sending",
+                    sa.or_(EmailOutbox.claimed_by == token, EmailOutbox.claimed_at < stale),
+                ),
+            ),
+        )
+        .values(status="sending", claimed_at=utcnow(), claimed_by=token, attempts=EmailOutbox.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def send_email(outbox_id: str) -> str:
+    """Send one outbox row. Safe to run twice, and to be killed at any point.
+
+    What is guaranteed, and what is not (SMTP has no exactly-once handshake):
+    - A row recorded as sent is never sent again, by any job or retry.
+    - Before talking to the SMTP server the job claims the row (status "sending", claimed_at,
+      claimed_by = RQ job id) and commits. If the worker is killed after that, RQ's started-job
+      registry cleanup re-queues the job (Retry); the retry recognises its own claim and sends.
+      A second job for the same row waits (EmailBusy → RQ retries it) until the claim is released
+      or older than CLAIM_LEASE, so two jobs never send concurrently.
+    - A failure to send (SMTP refused, network) sets status "failed" with last_error and re-raises,
+      so RQ retries it and, when the retries are spent, keeps it in its failed registry.
+    - The one window left: the process dies after the server accepted the message (250 after
+      DATA) and before the "sent" commit, milliseconds later. The retry then sends it again, with
+      the same Message-ID (<outbox id@domain>), which lets the receiver see it is the same message.
+      So delivery is at-least-once, and exactly-once except for a death inside that window.
+    tests/test_email_jobs.py measures it: a real worker is SIGKILLed while it is inside an SMTP
+    conversation in a batch of 100, restarted after the registry cleanup, and the test SMTP server
+    counts 100 distinct Message-IDs and 100 messages in all.
+    """
+    row_id = uuid.UUID(outbox_id)
+    token = _attempt_token()
+    if not _claim(row_id, token):
+        row = db.session.get(EmailOutbox, row_id)
+        status = row.status if row is not None else None
+        db.session.rollback()
+        if status == "sending":
+            raise EmailBusy(f"email {outbox_id} is being sent by another job")
+        return "skipped"  # sent already, or gone
+    row = db.session.get(EmailOutbox, row_id)
+    try:
+        context = _context(row)
+        text, html = mail.render_email(row.template, **context)
+        message = mail.build_message(row.to_email, row.subject, text, html, mail.message_id_for(row.id))
+        mail.deliver(message)
+    except Exception as exc:
+        db.session.rollback()
+        row = db.session.get(EmailOutbox, row_id)
+        row.status, row.last_error, row.claimed_by = "failed", f"{type(exc).__name__}: {exc}"[:2000], None
+        db.session.commit()
+        log.warning("email %s failed (attempt %s): %s", outbox_id, row.attempts, row.last_error)
+        raise  # RQ records the failure and retries
+    row.status, row.sent_at, row.last_error, row.claimed_by = "sent", utcnow(), None, None
+    db.session.commit()
+    return "sent"
+
+
+def _context(row: EmailOutbox) -> dict:
+    context = dict(row.context)
+    if row.template == "welcome_credentials":
+        from app.accounts.operations import issue_temporary_password
+
+        user = db.session.get(User, row.user_id)
+        context["temp_password"] = issue_temporary_password(user) if user and user.must_change_password else None
+    return context
+
+
+def deliver_announcement(announcement_id: str) -> int:
+    """Create the in-app notifications (and queue the emails) of an announcement; safe to run twice."""
+    from app.comms import announcements
+
+    count = announcements.deliver(uuid.UUID(announcement_id))
+    db.session.commit()
+    return count
+
+
+# --- the sweeper: nothing stays stranded in the database -------------------------------------------
+
+SWEEP_BATCH = 1000  # rows of each kind per sweep; the next sweep takes the rest
+SWEEP_JOB_ID = "leadflow-sweep-stranded"
+_PENDING = {"queued", "started", "scheduled", "deferred"}
+
+
+def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
+    """Enqueue again the jobs whose rows say they are still to do and older than the grace period.
+
+    What it looks for: email_outbox rows `queued`, or `failed` with retries left, untouched for the grace
+    period, or `sending` under a claim older than CLAIM_LEASE (its sender died); announcements without
+    `sent_at`; report exports still `queued`. That is work whose job never reached Redis (it was down),
+    or that Redis lost (restarted without persistence), or whose retry RQ never got to schedule.
+    The grace period (STRANDED_GRACE_SECONDS) gives a job enqueued the normal way time to run first.
+
+    Safe to run at any time, from any number of processes: every job claims or locks its row, so a row
+    found twice is still done once. Each job it enqueues is named after its row, and a row whose named
+    job is still waiting or running is skipped, so sweeps do not pile up while a backlog drains.
+    Returns how many of each kind it handed on (to Redis, or run here when Redis is down or unset).
+    """
+    from flask import current_app
+
+    from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT
+    from app.jobs.reports import build_report_pdf
+    from app.models import Announcement, ReportExport
+
+    grace = current_app.config.get("STRANDED_GRACE_SECONDS", 300) if grace_seconds is None else grace_seconds
+    now = utcnow()
+    cutoff = now - timedelta(seconds=grace)
+    max_attempts = 1 + len(RETRY_INTERVALS)
+    emails = db.session.scalars(
+        sa.select(EmailOutbox.id)
+        .where(
+            sa.or_(
+                sa.and_(EmailOutbox.status == "queued", EmailOutbox.updated_at <= cutoff),
+                sa.and_(
+                    EmailOutbox.status == "failed",
+                    EmailOutbox.attempts < max_attempts,
+                    EmailOutbox.updated_at <= cutoff,
+                ),
+                sa.and_(EmailOutbox.status == "sending", EmailOutbox.claimed_at < now - CLAIM_LEASE),
+            )
+        )
+        .order_by(EmailOutbox.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    announcements = db.session.scalars(
+        sa.select(Announcement.id)
+        .where(Announcement.sent_at.is_(None), Announcement.created_at <= cutoff)
+        .order_by(Announcement.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    reports = db.session.scalars(
+        sa.select(ReportExport.id)
+        .where(ReportExport.status == "queued", ReportExport.created_at <= cutoff)
+        .order_by(ReportExport.created_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    db.session.rollback()  # end the read: a job run here writes from its own session (SQLite would wait on us)
+    counts = {
+        # Announcements first: delivering one queues its emails, which the next sweep (or their own jobs) sends.
+        "announcements": sum(_requeue(deliver_announcement, "announcement", i, RUN) for i in announcements),
+        "emails": sum(_requeue(send_email, "email", i, WAIT) for i in emails),
+        "reports": sum(_requeue(build_report_pdf, "report", i, RUN) for i in reports),
+    }
+    if any(counts.values()):
+        log.warning("requeued stranded work: %s", counts)
+    return counts
+
+
+def _requeue(func, kind: str, row_id, when_down: str) -> bool:
+    from app.jobs.queue import enqueue
+
+    job_id = f"stranded-{kind}-{row_id}"
+    if job_pending(job_id):
+        return False
+    enqueue(func, str(row_id), job_id=job_id, when_down=when_down)
+    return True
+
+
+def job_pending(job_id: str) -> bool:
+    """True if RQ holds this job waiting, scheduled or running (then there is nothing to add)."""
+    from redis.exceptions import RedisError
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from app.extensions import redis_handle
+
+    if redis_handle.client is None or redis_handle.is_down():
+        return False
+    try:
+        status = Job.fetch(job_id, connection=redis_handle.client).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    except RedisError:
+        redis_handle.mark_down()
+        return False
+    return str(getattr(status, "value", status)) in _PENDING
+
+
+def sweep_stranded() -> dict[str, int]:
+    """The sweeper as an RQ job: `flask worker` enqueues it every SWEEP_INTERVAL_SECONDS."""
+    return requeue_stranded()

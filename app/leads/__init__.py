@@ -1,0 +1,1 @@
+"""Leads: intake, the pipeline (allocation, stages, amounts, deletion) and the lists and boards."""

@@ -1,0 +1,1 @@
+"""Partner organisations: company profiles, bank details, logos."""

@@ -1,0 +1,136 @@
+"""Company profiles, bank details, logos and avatars.
+
+Bank details are where commission money goes: every change is audited with before and after, and
+the admins are told.
+"""
+
+from flask import url_for
+
+from app.audit import trail as audit
+from app.comms.notifications import notify_admins
+from app.extensions import db
+from app.files import storage
+from app.models import ChannelPartner, StoredFile, User
+from app.models.partners import BANK_FIELDS
+
+COMPANY_FIELDS = ("company_name", "contact_phone", "website", "address")
+IMAGES = ("image",)
+
+
+def _clean(value):
+    value = (value or "").strip() if isinstance(value, str) or value is None else value
+    return value or None
+
+
+def account_number_for(viewer: User, partner: ChannelPartner) -> str:
+    """The account number in full for its owner and for staff; masked for anyone else."""
+    if viewer is not None and (viewer.is_staff or viewer.id == partner.user_id):
+        return partner.bank_account_number or ""
+    return partner.masked_account_number
+
+
+def update_company(partner: ChannelPartner, data: dict, *, actor) -> bool:
+    """Change the company name and contact details; returns whether anything changed."""
+    before = audit.snapshot(partner, *COMPANY_FIELDS)
+    for field in COMPANY_FIELDS:
+        setattr(partner, field, _clean(data.get(field)))
+    partner.company_name = partner.company_name or before["company_name"]
+    after = audit.snapshot(partner, *COMPANY_FIELDS)
+    if before == after:
+        return False
+    audit.record(actor, "partner.profile_updated", partner, before, after)
+    db.session.flush()
+    return True
+
+
+def update_bank_details(partner: ChannelPartner, data: dict, *, actor) -> bool:
+    """Change bank details; audit before/after and notify the admins. Returns whether anything changed."""
+    before = audit.snapshot(partner, *BANK_FIELDS)
+    for field in BANK_FIELDS:
+        setattr(partner, field, _clean(data.get(field)))
+    if partner.bank_swift_code:
+        partner.bank_swift_code = partner.bank_swift_code.upper()
+    after = audit.snapshot(partner, *BANK_FIELDS)
+    if before == after:
+        return False
+    audit.record(actor, "partner.bank_details_changed", partner, before, after)
+    notify_admins(
+        "bank_details_changed",
+        company=partner.company_name,
+        reference=("cp", partner.id),
+        link=url_for("admin.partner_detail", partner_id=partner.id),
+    )
+    db.session.flush()
+    return True
+
+
+def _replace_file(old_id, new_file: StoredFile | None) -> None:
+    if old_id and (new_file is None or old_id != new_file.id):
+        old = db.session.get(StoredFile, old_id)
+        if old is not None:
+            storage.delete(old)
+
+
+def set_logo(partner: ChannelPartner, upload, *, actor) -> StoredFile:
+    """Store a new company logo (images only) and drop the old one."""
+    new = storage.save_upload(upload, "logo", actor=actor, cp_id=partner.id, allowed=IMAGES)
+    old_id, partner.logo_file_id = partner.logo_file_id, new.id
+    db.session.flush()
+    _replace_file(old_id, new)
+    audit.record(actor, "partner.logo_changed", partner, {"logo_file_id": old_id}, {"logo_file_id": new.id})
+    return new
+
+
+def remove_logo(partner: ChannelPartner, *, actor) -> None:
+    old_id, partner.logo_file_id = partner.logo_file_id, None
+    db.session.flush()
+    if old_id:
+        _replace_file(old_id, None)
+        audit.record(actor, "partner.logo_changed", partner, {"logo_file_id": old_id}, {"logo_file_id": None})
+
+
+def set_avatar(user: User, upload, *, actor) -> StoredFile:
+    """Store a new avatar for `user` (images only) and drop the old one."""
+    cp_id = user.partner.id if user.is_cp and user.partner else None
+    new = storage.save_upload(upload, "avatar", actor=actor, cp_id=cp_id, allowed=IMAGES)
+    old_id, user.avatar_file_id = user.avatar_file_id, new.id
+    db.session.flush()
+    _replace_file(old_id, new)
+    return new
+
+
+def remove_avatar(user: User, *, actor) -> None:
+    old_id, user.avatar_file_id = user.avatar_file_id, None
+    db.session.flush()
+    _replace_file(old_id, None)
+
+
+def profile_view(partner: ChannelPartner, viewer: User) -> dict:
+    """What a staff profile page shows beyond the partner row: history, category content, account number."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import selectinload
+
+    from app.models import AuditEvent, CpCategoryContent
+
+    contents = list(
+        db.session.scalars(
+            sa.select(CpCategoryContent)
+            .options(selectinload(CpCategoryContent.images), selectinload(CpCategoryContent.category))
+            .where(CpCategoryContent.cp_id == partner.id)
+            .order_by(CpCategoryContent.updated_at.desc())
+        )
+    )
+    content_ids = [str(c.id) for c in contents]
+    history = db.session.scalars(
+        sa.select(AuditEvent)
+        .options(selectinload(AuditEvent.actor))
+        .where(
+            sa.or_(
+                sa.and_(AuditEvent.entity_type == "channel_partners", AuditEvent.entity_id == str(partner.id)),
+                sa.and_(AuditEvent.entity_type == "cp_category_content", AuditEvent.entity_id.in_(content_ids)),
+            )
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(50)
+    )
+    return {"contents": contents, "history": list(history), "account_number": account_number_for(viewer, partner)}

@@ -1,0 +1,1 @@
+"""Figures: report rows, rollups, analytics, charts, CSV and PDF exports."""
