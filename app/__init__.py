@@ -68,6 +68,9 @@ def register_extensions(app: Flask) -> None:
     from app.web.transactions import register_transactions
 
     register_transactions(app)
+    from app.reporting import rollups
+
+    rollups.init_app(app)  # the session hook that keeps the rollups in step with the rows
 
     from app.accounts.sessions import load_user
     from app.accounts.throttle import LoginThrottle

@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.files import storage
 from app.models.base import utcnow
-from app.money import commissions, fee_settlements, settlements
+from app.money import commissions, fee_queries, fee_settlements, settlements
 from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -67,6 +67,6 @@ def settle(actor, txs, key=None, note=None):
 
 
 def assert_reconciles():
-    totals = fee_settlements.totals()
+    totals = fee_queries.totals()
     assert totals.generated == totals.settled + totals.outstanding
     return totals

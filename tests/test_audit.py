@@ -167,11 +167,11 @@ def _amounts(w):
 def _lead_deleted(w):
     from types import SimpleNamespace
 
-    from app.leads import pipeline
+    from app.leads import deletion
 
     lead = factories.make_lead(assignee=w["partner"])
     lead_id = lead.id
-    pipeline.delete_lead(lead, factories.make_user("super_admin"))
+    deletion.delete_lead(lead, factories.make_user("super_admin"))
     return SimpleNamespace(__tablename__="leads", id=lead_id)
 
 

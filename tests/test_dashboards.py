@@ -8,7 +8,7 @@ import pytest
 from app.comms import announcements
 from app.extensions import db
 from app.models import LeadActivity
-from app.reporting import reports
+from app.reporting import dashboards, reports
 from app.reporting.reports import ReportFilters
 from tests import factories, report_data
 from tests.conftest import login
@@ -28,13 +28,13 @@ def kpis_on_page(html: str) -> dict:
 
 
 def test_cp_kpis_match_hand_computed_figures(data):
-    assert reports.partner_kpis(data["a"]) == report_data.expected_a()
+    assert dashboards.partner_kpis(data["a"]) == report_data.expected_a()
 
 
 def test_cp_kpis_equal_the_figures_from_the_report_rows(data):
     rows = list(reports.report_rows(ReportFilters(cp_id=data["a"].id)))
     live = [r for r in rows if r.tx_status in ("pending", "due", "paid")]
-    kpis = reports.partner_kpis(data["a"])
+    kpis = dashboards.partner_kpis(data["a"])
     assert kpis["active_leads"] == sum(1 for r in rows if r.stage in reports.OPEN_STAGES)
     assert kpis["commission_earned"] == sum(r.gross_commission for r in live)
     assert kpis["fees_deducted"] == sum(r.platform_fee for r in live)
@@ -106,9 +106,9 @@ def test_admin_dashboard_figures(app, data):
 
 def test_dashboard_figures_equal_report_totals_under_the_same_filters(data):
     """The admin overview and pipeline are the report totals, not a second computation."""
-    overview = reports.admin_overview()
+    overview = dashboards.admin_overview()
     assert overview["totals"] == reports.report_totals()
-    stages = {s["stage"]: s for s in reports.pipeline_by_stage()}
+    stages = {s["stage"]: s for s in dashboards.pipeline_by_stage()}
     for stage, row in stages.items():
         totals = reports.report_totals(ReportFilters(stage=stage))
         assert (row["count"], row["value"]) == (totals["rows"], totals["lead_value"])
@@ -139,7 +139,7 @@ def test_dashboards_use_a_bounded_number_of_queries(app, data):
 
 
 def test_super_dashboard_lists_every_fee_with_its_partner_and_settlement(app):
-    from app.money import fee_settlements
+    from app.money import fee_queries
     from tests.fee_support import settle, won
 
     with app.test_request_context():
@@ -156,4 +156,4 @@ def test_super_dashboard_lists_every_fee_with_its_partner_and_settlement(app):
     assert f"/super/settlements/{settlement.id}" in page
     assert f"Settled {settlement.settled_at.strftime('%d %b %Y')}" in page
     assert "Overdue</span> Outstanding" in page
-    assert fee_settlements.totals().generated_count == 2
+    assert fee_queries.totals().generated_count == 2

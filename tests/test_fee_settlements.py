@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import Notification, PlatformFeeSettlement, PlatformFeeSettlementItem
 from app.models.base import utcnow
-from app.money import commissions, fee_settlements, settlements
+from app.money import commissions, fee_filters, fee_queries, fee_settlements, settlements
 from tests import factories
 from tests.conftest import login, make_app, requires_postgres
 from tests.fee_support import PDF, assert_reconciles, settle, slip_upload, stored_slip, won
@@ -38,8 +38,8 @@ def test_totals_reconcile_across_settled_outstanding_and_void(app):
     assert totals.outstanding == Decimal("33.33") and totals.outstanding_count == 1
     # The settled total equals what the settlements themselves say was transferred.
     assert totals.settled == db.session.scalar(sa.select(sa.func.sum(PlatformFeeSettlement.amount)))
-    assert fee_settlements.totals(cp_id=factories.make_partner().id).generated == 0
-    assert {tx.id for tx in db.session.scalars(fee_settlements.outstanding_query())} == {b.id}
+    assert fee_queries.totals(cp_id=factories.make_partner().id).generated == 0
+    assert {tx.id for tx in db.session.scalars(fee_queries.outstanding_query())} == {b.id}
 
 
 def test_overdue_is_outstanding_older_than_the_configured_days(app):
@@ -51,14 +51,14 @@ def test_overdue_is_outstanding_older_than_the_configured_days(app):
     recent = won(cp, admin, commission="100", days_ago=29)
     old_settled = won(cp, admin, commission="100", days_ago=60)
     settle(admin, [old_settled])
-    totals = fee_settlements.totals()
+    totals = fee_queries.totals()
     assert (totals.overdue, totals.overdue_count) == (Decimal("10.00"), 1)
-    assert fee_settlements.is_overdue(old) and not fee_settlements.is_overdue(recent)
-    assert not fee_settlements.is_overdue(old_settled)
-    overdue = fee_settlements.FeeFilter(overdue=True)
-    assert list(db.session.scalars(fee_settlements.fees_query(overdue))) == [old]
+    assert fee_queries.is_overdue(old) and not fee_queries.is_overdue(recent)
+    assert not fee_queries.is_overdue(old_settled)
+    overdue = fee_filters.FeeFilter(overdue=True)
+    assert list(db.session.scalars(fee_queries.fees_query(overdue))) == [old]
     app.config["FEE_OVERDUE_DAYS"] = 10
-    assert fee_settlements.totals().overdue_count == 2
+    assert fee_queries.totals().overdue_count == 2
 
 
 def test_overdue_counts_the_cutoff_day_up_to_the_cutoff_time(app):
@@ -67,16 +67,16 @@ def test_overdue_counts_the_cutoff_day_up_to_the_cutoff_time(app):
     factories.make_fee_config("percentage", "10")
     cp = factories.make_partner()
     admin = factories.make_user("admin")
-    cutoff = fee_settlements.overdue_cutoff()
+    cutoff = fee_filters.overdue_cutoff()
     day_start = datetime.combine(cutoff.date(), time.min)
     before, after = won(cp, admin, commission="100"), won(cp, admin, commission="300")
     before.won_at = day_start + (cutoff - day_start) / 2
     after.won_at = cutoff + (day_start + timedelta(days=1) - cutoff) / 2
     won(cp, admin, commission="50", days_ago=app.config["FEE_OVERDUE_DAYS"] + 5)
     db.session.flush()
-    totals = fee_settlements.totals()
+    totals = fee_queries.totals()
     assert (totals.overdue, totals.overdue_count) == (Decimal("15.00"), 2)
-    assert fee_settlements.totals(cp_id=cp.id).overdue == Decimal("15.00")  # the same rule over the rows
+    assert fee_queries.totals(cp_id=cp.id).overdue == Decimal("15.00")  # the same rule over the rows
 
 
 def test_date_filter_uses_the_win_date(app):
@@ -86,10 +86,10 @@ def test_date_filter_uses_the_win_date(app):
     old = won(cp, admin, days_ago=40)
     new = won(cp, admin)
     today = utcnow().date()
-    recent = fee_settlements.FeeFilter(date_from=today - timedelta(days=1), date_to=today)
-    assert list(db.session.scalars(fee_settlements.fees_query(recent))) == [new]
-    older = fee_settlements.FeeFilter(date_to=today - timedelta(days=39))
-    assert list(db.session.scalars(fee_settlements.fees_query(older))) == [old]
+    recent = fee_filters.FeeFilter(date_from=today - timedelta(days=1), date_to=today)
+    assert list(db.session.scalars(fee_queries.fees_query(recent))) == [new]
+    older = fee_filters.FeeFilter(date_to=today - timedelta(days=39))
+    assert list(db.session.scalars(fee_queries.fees_query(older))) == [old]
 
 
 def _slip_file():
@@ -154,7 +154,7 @@ def test_super_pages_show_settlements_outstanding_and_the_chart(app):
     dashboard = client.get("/super/").get_data(as_text=True)
     assert "<svg" in dashboard and "<title" in dashboard and "Platform fee income by month" in dashboard
     assert "<details>" in dashboard and utcnow().strftime("%b %Y") in dashboard
-    month = next(m for m in fee_settlements.monthly(12) if m["month"] == utcnow().strftime("%Y-%m"))
+    month = next(m for m in fee_queries.monthly(12) if m["month"] == utcnow().strftime("%Y-%m"))
     assert month["settled"] == Decimal("100.00")
     assert month["generated"] == Decimal("125.00")  # the overdue deal was won 45 days ago
 
@@ -244,7 +244,7 @@ def test_twenty_threads_settling_overlapping_batches_settle_each_fee_once(app):
 
 @pytest.mark.parametrize("months", [1, 12])
 def test_month_keys_end_with_the_current_month(months):
-    keys = fee_settlements.month_keys(months, date(2026, 1, 15))
+    keys = fee_queries.month_keys(months, date(2026, 1, 15))
     assert len(keys) == months and keys[-1] == "2026-01"
     if months == 12:
         assert keys[0] == "2025-02"

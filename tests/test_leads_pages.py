@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from app.extensions import db
+from app.leads import filters as lead_filters
 from app.leads import queries as lead_queries
 from app.models import AuditEvent, Category, CommissionTransaction, Lead, LeadEvidence, LeadNote
 from app.models.base import utcnow
@@ -424,7 +425,7 @@ def _row_ids(body):
     return re.findall(r'<tbody id="lead-([0-9a-f-]+)" class="lead-row">', body)
 
 
-@pytest.mark.parametrize("sort", sorted(lead_queries.SORTS))
+@pytest.mark.parametrize("sort", sorted(lead_filters.SORTS))
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, world, sort, direction):
     """The list reads a page of plain rows (sorted and limited first, then joined to the names): every sort, both
@@ -443,10 +444,10 @@ def test_each_sort_pages_through_the_leads_as_a_plain_query_orders_them(app, wor
             commission_amount=None if n % 4 == 0 else str(10 * (n % 3)),
         )
     db.session.commit()
-    filters = lead_queries.LeadFilters(sort=sort, direction=direction)
-    column = lead_queries.SORTS[sort]
+    filters = lead_filters.LeadFilters(sort=sort, direction=direction)
+    column = lead_filters.SORTS[sort]
     order = column.asc() if direction == "asc" else column.desc()
-    if sort not in lead_queries.NEVER_NULL_SORTS:
+    if sort not in lead_filters.NEVER_NULL_SORTS:
         order = order.nulls_last()
     query = sa.select(Lead.id).outerjoin(Category, Category.id == Lead.category_id).order_by(order, Lead.id)
     expected = [str(i) for i in db.session.scalars(query)]
@@ -534,12 +535,12 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
     """With no filter, a stage, a category, or both, the boards' column heads and the lists' counts come from the
     maintained rollups: after moves, a win, a loss of a won lead, a reallocation and a deletion they still equal the
     leads themselves, for a partner and for staff, and the page shows them."""
-    from app.leads import pipeline
+    from app.leads import deletion, pipeline
     from app.models.leads import ALLOCATION_STATUSES, STAGES
 
     cp, other, admin, owner = world["cp"], world["other"], world["admin"], world["super"]
     solar, wind = factories.make_category(), factories.make_category()
-    Filters = lead_queries.LeadFilters
+    Filters = lead_filters.LeadFilters
 
     def truth(partner=None, category=None):
         stmt = sa.select(Lead.kanban_stage, sa.func.count(), sa.func.coalesce(sa.func.sum(Lead.lead_value), 0))
@@ -599,7 +600,7 @@ def test_board_heads_and_list_counts_read_from_the_rollups_follow_the_leads(app,
         pipeline.change_stage(deals[2], "lost", admin, deals[2].version, lost_reason="Budget cut")  # voids it
         pipeline.allocate(deals[1], other, admin)  # a won, unpaid lead moves to another partner: back to New
         check()
-        pipeline.delete_lead(deals[3], owner, confirmed_twice=True)
+        deletion.delete_lead(deals[3], owner, confirmed_twice=True)
         check()
     body = client_for(app, cp.user).get("/cp/leads/assigned/kanban").get_data(as_text=True)
     count, total = truth(cp)["proposal"]

@@ -23,8 +23,8 @@ from app.extensions import db
 from app.leads import pipeline
 from app.models import CommissionTransaction, Lead, PlatformFeeSettlement, PlatformFeeSettlementItem
 from app.models.base import utcnow
-from app.money import commissions, fee_settlements, payments, settlements
-from app.reporting import reports, rollups
+from app.money import commissions, fee_filters, fee_queries, fee_settlements, payments, settlements
+from app.reporting import dashboards, reports, rollups
 from tests import factories
 from tests.conftest import wipe
 from tests.fee_support import PDF, stored_slip
@@ -192,18 +192,18 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule()
     def settle_every_ready_fee(self):
         """The admin's "select all matching the filter": every fee ready to settle, resolved by the service."""
-        ready = fee_settlements.matching_outstanding_ids(fee_settlements.FeeFilter())
+        ready = fee_queries.matching_outstanding_ids(fee_filters.FeeFilter())
 
         def settle():
             fee_settlements.settle_fees(
                 self.admin,
                 idempotency_key=uuid.uuid4().hex,
                 slip=stored_slip(self.admin),
-                fee_filter=fee_settlements.FeeFilter(),
+                fee_filter=fee_filters.FeeFilter(),
             )
 
         if self._attempt(settle, "settle_fees"):
-            assert not fee_settlements.matching_outstanding_ids(fee_settlements.FeeFilter()) and ready
+            assert not fee_queries.matching_outstanding_ids(fee_filters.FeeFilter()) and ready
 
     # --- invariants -------------------------------------------------------------------------------
 
@@ -215,7 +215,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @invariant()
     def totals_reconcile(self):
-        totals = fee_settlements.totals()
+        totals = fee_queries.totals()
         assert totals.generated == totals.settled + totals.outstanding
         live = db.session.scalars(sa.select(CommissionTransaction).where(CommissionTransaction.status != "void")).all()
         assert totals.generated == sum((tx.platform_fee for tx in live), Decimal("0.00"))
@@ -229,17 +229,17 @@ class MoneyMachine(RuleBasedStateMachine):
         for settlement in db.session.scalars(sa.select(PlatformFeeSettlement)):
             assert settlement.amount == sum(i.amount for i in settlement.items)
             assert settlement.lead_count == len(settlement.items)
-        assert fee_settlements.totals().settled == sum((i.amount for i in items), Decimal("0.00"))
+        assert fee_queries.totals().settled == sum((i.amount for i in items), Decimal("0.00"))
 
     @invariant()
     def rollups_reconcile_with_rows(self):
         """The maintained aggregates equal a fresh fold of the rows, and the dashboards' figures equal the report's."""
         assert rollups.reconcile() == []
         from_rows = reports.report_totals()
-        from_rollup = reports.admin_overview()["totals"]
+        from_rollup = dashboards.admin_overview()["totals"]
         assert from_rollup == from_rows
         assert (
-            reports.partner_kpis(self.partner)["commission_earned"]
+            dashboards.partner_kpis(self.partner)["commission_earned"]
             == reports.report_totals(reports.ReportFilters(cp_id=self.partner.id))["gross_commission"]
         )
 

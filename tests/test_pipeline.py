@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.leads import pipeline
+from app.leads import deletion, pipeline
 from app.models import AuditEvent, CommissionTransaction, Lead, LeadActivity, Notification
 from tests import factories
 
@@ -160,11 +160,11 @@ def test_deleting_a_lead_with_a_recorded_client_payment_needs_a_second_confirmat
     pipeline.change_stage(lead, "won", cp.user, lead.version)
     db.session.scalar(sa.select(CommissionTransaction)).status = "due"
     with pytest.raises(pipeline.NotAllowed):
-        pipeline.delete_lead(lead, admin, confirmed_twice=True)
-    with pytest.raises(pipeline.NeedsSecondConfirmation):
-        pipeline.delete_lead(lead, owner)
+        deletion.delete_lead(lead, admin, confirmed_twice=True)
+    with pytest.raises(deletion.NeedsSecondConfirmation):
+        deletion.delete_lead(lead, owner)
     lead_id = lead.id
-    pipeline.delete_lead(lead, owner, confirmed_twice=True)
+    deletion.delete_lead(lead, owner, confirmed_twice=True)
     db.session.commit()
     assert db.session.get(Lead, lead_id) is None
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "lead.deleted"))
@@ -179,6 +179,6 @@ def test_a_lead_whose_commission_was_paid_cannot_be_deleted_even_when_confirmed_
     lead = factories.make_lead(assignee=cp, title="Paid one", commission_amount="1000")
     pipeline.change_stage(lead, "won", cp.user, lead.version)
     db.session.scalar(sa.select(CommissionTransaction)).status = "paid"
-    with pytest.raises(pipeline.KeptForMoney, match="commission was paid"):
-        pipeline.delete_lead(lead, owner, confirmed_twice=True)
+    with pytest.raises(deletion.KeptForMoney, match="commission was paid"):
+        deletion.delete_lead(lead, owner, confirmed_twice=True)
     assert db.session.get(Lead, lead.id) is not None

@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import AuditEvent, Notification, PlatformFeeConfig, PlatformFeeSettlement
 from app.models.base import utcnow
-from app.money import commissions, fee_settlements, fees, payments
+from app.money import commissions, fee_filters, fee_queries, fees, payments
 from tests import factories
 from tests.conftest import login
 from tests.fee_support import PDF, assert_reconciles, pay_out, settle, slip_upload, won
@@ -179,7 +179,7 @@ def test_a_settled_or_void_fee_refuses_the_whole_batch_with_409(app):
     body = response.get_data(as_text=True)
     assert response.status_code == 409 and "Deal 3" in body and "waiting for the client payment" in body
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PlatformFeeSettlement)) == 1
-    assert fee_settlements.totals().outstanding == Decimal("200.00")
+    assert fee_queries.totals().outstanding == Decimal("200.00")
     # The page offers a checkbox only for fees that are ready, and says why the others wait.
     page = client.get("/admin/platform-fees").get_data(as_text=True)
     assert f'value="{t2.id}"' in page and f'value="{t4.id}"' not in page
@@ -223,7 +223,7 @@ def test_double_submitted_form_settles_once(app):
     assert first.status_code == second.status_code == 302
     assert first.headers["Location"] == second.headers["Location"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PlatformFeeSettlement)) == 1
-    assert fee_settlements.totals().settled == Decimal("100.00")
+    assert fee_queries.totals().settled == Decimal("100.00")
 
 
 def test_select_all_matching_the_filter_is_resolved_on_the_server(app):
@@ -255,7 +255,7 @@ def test_the_ready_to_settle_count_follows_each_fee_from_won_to_settled(app):
         return int(re.search(r"that is ready to settle \((\d+) fees?\)", body).group(1))
 
     def settled_by_button(**filters) -> int:
-        return len(fee_settlements.matching_outstanding_ids(fee_settlements.parse_filter(filters)))
+        return len(fee_queries.matching_outstanding_ids(fee_filters.parse_filter(filters)))
 
     def check(platform: int, of_a: int, of_b: int) -> None:
         db.session.commit()
@@ -313,7 +313,7 @@ def test_settlement_pages_answer_htmx_with_their_partial(app):
 
 def test_many_partners_are_filtered_by_a_name_search_instead_of_a_list(app, monkeypatch):
     """Past PICKER_LIMIT partners the filter is a search box (no 10,000-option menu); a name narrows the list."""
-    monkeypatch.setattr(fee_settlements, "PICKER_LIMIT", 1)
+    monkeypatch.setattr(fee_queries, "PICKER_LIMIT", 1)
     factories.make_fee_config("percentage", "10")
     a, b = factories.make_partner(company="Alpha 50% Ltd"), factories.make_partner(company="Beta Ltd")
     admin, client = admin_client(app)

@@ -10,13 +10,14 @@ from click.testing import CliRunner
 
 from app.cli import rebuild_rollups_command
 from app.extensions import db
-from app.leads import pipeline
+from app.leads import deletion, pipeline
 from app.models import CommissionTransaction, Lead
 from app.models.base import utcnow
 from app.models.rollups import MONEY_MEASURES, DailyRollup, PartnerMonthlyRollup
-from app.money import commissions, fee_settlements
-from app.reporting import analytics, reports, rollups
+from app.money import commissions, fee_filters, fee_queries
+from app.reporting import analytics, dashboards, reports, rollups
 from app.reporting.reports import ReportFilters
+from app.reporting.rollups import ranking
 from tests import factories, report_data
 from tests.fee_support import settle, won
 
@@ -38,16 +39,16 @@ def assert_in_step(*partners):
     """Rollups == a fresh fold of the rows, and every dashboard figure == the report rows' figure."""
     db.session.flush()
     assert rollups.reconcile() == []
-    assert reports.admin_overview()["totals"] == reports.report_totals()
+    assert dashboards.admin_overview()["totals"] == reports.report_totals()
     for partner in partners:
         from_rows = reports.report_totals(ReportFilters(cp_id=partner.id))
-        kpis = reports.partner_kpis(partner)
+        kpis = dashboards.partner_kpis(partner)
         assert kpis["commission_earned"] == from_rows["gross_commission"]
         assert kpis["fees_deducted"] == from_rows["platform_fee"]
         assert kpis["pending_settlements"] == from_rows["net_due"]
         assert kpis["active_leads"] == from_rows["active_leads"]
         by_stage = {
-            s["stage"]: (s["count"], s["value"]) for s in reports.pipeline_by_stage(ReportFilters(cp_id=partner.id))
+            s["stage"]: (s["count"], s["value"]) for s in dashboards.pipeline_by_stage(ReportFilters(cp_id=partner.id))
         }
         for row in reports.grouped_totals(ReportFilters(cp_id=partner.id), "stage"):
             assert by_stage[row["stage"]] == (row["rows"], row["lead_value"])
@@ -55,7 +56,7 @@ def assert_in_step(*partners):
 
 def test_fixed_data_set_rollups_equal_the_report_rows(data):
     assert_in_step(data["a"], data["b"])
-    totals = reports.admin_overview()["totals"]
+    totals = dashboards.admin_overview()["totals"]
     assert totals["platform_fee"] == D("301.67") and totals["fee_settled"] == D("100.00")
     assert totals["fee_outstanding"] == D("201.67")
 
@@ -83,7 +84,7 @@ def test_every_money_operation_keeps_the_rollups_in_step(app, fee_rule):
     commissions.record_client_payment(db.session.get(CommissionTransaction, pending.id), admin, utcnow().date(), "X")
     assert_in_step(partner, other)
 
-    pipeline.delete_lead(lead, super_admin, confirmed_twice=True)  # a due commission goes with its lead
+    deletion.delete_lead(lead, super_admin, confirmed_twice=True)  # a due commission goes with its lead
     assert_in_step(partner, other)
     db.session.commit()
     assert rollups.reconcile() == []
@@ -93,13 +94,13 @@ def test_a_rolled_back_change_leaves_the_rollups_as_they_were(app, fee_rule):
     admin, partner = factories.make_user("admin"), factories.make_partner()
     won(partner, admin, paid=False)
     db.session.commit()
-    before = reports.admin_overview()["totals"]
+    before = dashboards.admin_overview()["totals"]
     lead = factories.make_lead(partner, kanban_stage="won", lead_value=D("100"), commission_amount=D("10"))
     commissions.open_for_won_lead(lead, admin)
     db.session.flush()
-    assert reports.admin_overview()["totals"] != before
+    assert dashboards.admin_overview()["totals"] != before
     db.session.rollback()
-    assert reports.admin_overview()["totals"] == before
+    assert dashboards.admin_overview()["totals"] == before
     assert rollups.reconcile() == []
 
 
@@ -235,35 +236,35 @@ def test_fee_income_figures_equal_the_rows(app, fee_rule):
     won(partner, admin, commission="500", days_ago=5)
     won(partner, admin, commission="300", paid=False)
     settle(admin, [old])
-    totals = fee_settlements.totals()
-    by_rows = fee_settlements.totals(cp_id=partner.id)  # the per-partner totals are computed from the rows
+    totals = fee_queries.totals()
+    by_rows = fee_queries.totals(cp_id=partner.id)  # the per-partner totals are computed from the rows
     assert totals == by_rows
-    month = next(m for m in fee_settlements.monthly(12) if m["month"] == utcnow().strftime("%Y-%m"))
+    month = next(m for m in fee_queries.monthly(12) if m["month"] == utcnow().strftime("%Y-%m"))
     assert month["settled"] == old.platform_fee
-    assert fee_settlements.count_fees(fee_settlements.FeeFilter(state="outstanding")) == 2
-    assert fee_settlements.count_fees(fee_settlements.FeeFilter(state="settled")) == 1
-    assert fee_settlements.count_fees(fee_settlements.FeeFilter(cp_id=partner.id, state="outstanding")) == 2
-    since = fee_settlements.FeeFilter(date_from=(utcnow() - timedelta(days=30)).date())
-    assert fee_settlements.count_fees(since) == 2
+    assert fee_queries.count_fees(fee_filters.FeeFilter(state="outstanding")) == 2
+    assert fee_queries.count_fees(fee_filters.FeeFilter(state="settled")) == 1
+    assert fee_queries.count_fees(fee_filters.FeeFilter(cp_id=partner.id, state="outstanding")) == 2
+    since = fee_filters.FeeFilter(date_from=(utcnow() - timedelta(days=30)).date())
+    assert fee_queries.count_fees(since) == 2
 
 
 def test_top_partner_ranking_stops_early_only_when_no_candidate_left_can_win(data, monkeypatch):
     """The candidate-by-candidate ranking (all-time won value as the bound) equals summing every partner."""
-    full = rollups._ranked(rollups._range_sums(None, date(2026, 1, 1), date(2026, 12, 1)), 10)
-    monkeypatch.setattr(rollups, "RANKING_BATCH", 1)
+    full = ranking._ranked(ranking._range_sums(None, date(2026, 1, 1), date(2026, 12, 1)), 10)
+    monkeypatch.setattr(ranking, "RANKING_BATCH", 1)
     for limit in (1, 2, 10):
         assert rollups.top_partners(date(2026, 1, 1), date(2026, 12, 1), limit) == full[:limit]
-    assert rollups.top_partners(date(2026, 3, 1), date(2026, 3, 1), 1) == rollups._ranked(
-        rollups._range_sums(None, date(2026, 3, 1), date(2026, 3, 1)), 1
+    assert rollups.top_partners(date(2026, 3, 1), date(2026, 3, 1), 1) == ranking._ranked(
+        ranking._range_sums(None, date(2026, 3, 1), date(2026, 3, 1)), 1
     )
 
 
 def test_top_partners_chart_with_the_first_candidates_read_along_equals_the_full_ranking(data, monkeypatch):
     """The analytics statement reads the first batch of candidates; later batches are read by the ranking."""
     rng = analytics.Range(date(2026, 1, 1), date(2026, 12, 31), "month")
-    full = rollups._ranked(rollups._range_sums(None, date(2026, 1, 1), date(2026, 12, 1)), 10)
+    full = ranking._ranked(ranking._range_sums(None, date(2026, 1, 1), date(2026, 12, 1)), 10)
     for batch in (1, 2, 50):
-        monkeypatch.setattr(rollups, "RANKING_BATCH", batch)
+        monkeypatch.setattr(ranking, "RANKING_BATCH", batch)
         figs = analytics.figures(rng)
         assert len(figs.candidates) == min(batch, 2)
         chart = analytics.top_partners(rng, figs=figs)

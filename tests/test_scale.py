@@ -158,14 +158,14 @@ def test_bench_floor_reads_one_row_and_counts_queries(app):
 
 @requires_postgres
 def test_fee_totals_and_monthly_chart_reconcile_with_the_rows(seeded):
-    """The dashboards' fast totals (fee_settlements) equal sums taken row by row over the generated data."""
-    from app.money import fee_settlements
+    """The dashboards' fast totals (fee_queries) equal sums taken row by row over the generated data."""
+    from app.money import fee_filters, fee_queries
 
     txs = [tx for tx in all_of(CommissionTransaction) if tx.status != "void"]
     settled_ids = {i.transaction_id for i in all_of(PlatformFeeSettlementItem)}
-    cutoff = fee_settlements.overdue_cutoff()
+    cutoff = fee_filters.overdue_cutoff()
     outstanding = [tx for tx in txs if tx.id not in settled_ids]
-    totals = fee_settlements.totals()
+    totals = fee_queries.totals()
     assert totals.generated == sum((tx.platform_fee for tx in txs), Decimal("0"))
     assert totals.settled == sum((tx.platform_fee for tx in txs if tx.id in settled_ids), Decimal("0"))
     assert totals.outstanding == sum((tx.platform_fee for tx in outstanding), Decimal("0"))
@@ -175,7 +175,7 @@ def test_fee_totals_and_monthly_chart_reconcile_with_the_rows(seeded):
         sum((t.platform_fee for t in overdue), Decimal("0")),
         len(overdue),
     )
-    months = fee_settlements.monthly(24)
+    months = fee_queries.monthly(24)
     by_month = Counter()
     for settlement in all_of(PlatformFeeSettlement):
         by_month[settlement.settled_at.strftime("%Y-%m")] += settlement.amount
@@ -185,9 +185,9 @@ def test_fee_totals_and_monthly_chart_reconcile_with_the_rows(seeded):
 @requires_postgres
 def test_rollups_and_fee_settled_dates_reconcile_after_the_bulk_load(seeded):
     """COPY bypasses the session hook: seed-scale rebuilds the rollups and marks settled fees, and both agree with the rows."""
-    from app.reporting import reports, rollups
+    from app.reporting import dashboards, reports, rollups
 
     assert rollups.reconcile() == []
-    assert reports.admin_overview()["totals"] == reports.report_totals()
+    assert dashboards.admin_overview()["totals"] == reports.report_totals()
     settled_ids = {i.transaction_id for i in all_of(PlatformFeeSettlementItem)}
     assert {tx.id for tx in all_of(CommissionTransaction) if tx.fee_settled_at is not None} == settled_ids

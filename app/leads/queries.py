@@ -4,14 +4,13 @@ Every read here runs a fixed number of SQL queries whatever the number of leads 
 query for the cards plus one for the column totals, a list page one for its rows plus one count), and
 renders a bounded number of rows: the board shows each column's first page of cards and loads the rest
 with "Show more". Cards and rows are read as plain rows of the columns they show (Card, LeadRow), not as
-loaded Lead objects, and each statement is built once per combination of filters and cached (see below).
+loaded Lead objects, and each statement is built once per combination of filters and cached (see filters.py).
 """
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
-from functools import cache, lru_cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -19,115 +18,17 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
+from app.leads.filters import SORTS, LeadFilters, criteria_for, partner_halves, sort_order, where_filters
 from app.models import Category, ChannelPartner, Lead, LeadEvidence, LeadNote
-from app.models.leads import ALLOCATION_STATUSES, STAGE_LABELS, STAGES
+from app.models.leads import STAGE_LABELS, STAGES
 from app.reporting import rollups
-from app.validators import query_date, query_uuid
+from app.statements import per_shape
+from app.validators import query_uuid
 
 PAGE_SIZE = 25
 COUNT_CAP = 10_000  # the lead lists count exactly up to here, then say "10,000+"
 BOARD_LIMIT = 1000  # cards a column form may post
 COLUMN_PAGE = 15  # cards per column on the board, and per "Show more"
-STAGE_ORDER = sa.case({stage: index for index, stage in enumerate(STAGES)}, value=Lead.kanban_stage)
-SORTS = {
-    "title": sa.func.lower(Lead.title),
-    "category": sa.func.lower(Category.name),
-    "value": Lead.lead_value,
-    "commission": Lead.commission_amount,
-    "fee": Lead.platform_fee_amount,
-    "net": Lead.net_commission,
-    "stage": STAGE_ORDER,
-    "updated": Lead.updated_at,
-    "created": Lead.created_at,
-}
-NEVER_NULL_SORTS = {"title", "stage", "updated", "created"}
-
-
-@dataclass
-class LeadFilters:
-    """What the user asked to see; unknown or malformed values are ignored rather than refused."""
-
-    stage: str | None = None
-    allocation: str | None = None
-    cp_id: uuid.UUID | None = None
-    category_id: uuid.UUID | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-    q: str = ""
-    sort: str = "updated"
-    direction: str = "desc"
-
-    @classmethod
-    def from_args(cls, args) -> "LeadFilters":
-        sort = args.get("sort", "updated")
-        return cls(
-            stage=args.get("stage") if args.get("stage") in STAGES else None,
-            allocation=args.get("allocation") if args.get("allocation") in ALLOCATION_STATUSES else None,
-            cp_id=query_uuid(args.get("cp")),
-            category_id=query_uuid(args.get("category")),
-            date_from=query_date(args.get("from")),
-            date_to=query_date(args.get("to")),
-            q=(args.get("q") or "").strip()[:100],
-            sort=sort if sort in SORTS else "updated",
-            direction="asc" if args.get("dir") == "asc" else "desc",
-        )
-
-    def args(self, **changes) -> dict:
-        """The query-string form of these filters, with `changes` applied (for sort links)."""
-        values = {
-            "stage": self.stage,
-            "allocation": self.allocation,
-            "cp": self.cp_id,
-            "category": self.category_id,
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-            "q": self.q or None,
-            "sort": self.sort,
-            "dir": self.direction,
-        }
-        values.update(changes)
-        return {k: v for k, v in values.items() if v is not None}
-
-
-# --- filters as bind parameters ---------------------------------------------------------------------
-# Each filter is a condition on a bind parameter of its own name. A statement is built once for each
-# combination of filters in use (the names, in _criteria's order) and cached; a request only binds the
-# values. Building the board's statement cost more than running it.
-
-
-@cache
-def _conditions() -> dict:
-    """{filter name: its condition on the bind parameter of that name}."""
-    partner, like = sa.bindparam("cp", type_=Lead.allocated_to.type), sa.bindparam("q", type_=sa.String())
-    return {
-        "assigned_to": Lead.allocated_to == sa.bindparam("assigned_to"),
-        "stage": Lead.kanban_stage == sa.bindparam("stage"),
-        "allocation": Lead.allocation_status == sa.bindparam("allocation"),
-        "cp": sa.or_(Lead.allocated_to == partner, Lead.originated_by == partner),
-        "category": Lead.category_id == sa.bindparam("category"),
-        "date_from": Lead.created_at >= sa.bindparam("date_from"),
-        "date_to": Lead.created_at < sa.bindparam("date_to"),
-        "q": sa.or_(
-            sa.func.lower(Lead.title).like(like),
-            sa.func.lower(sa.func.coalesce(Lead.contact_company, "")).like(like),
-            sa.func.lower(sa.func.coalesce(Lead.contact_name, "")).like(like),
-        ),
-    }
-
-
-def _criteria(filters: LeadFilters, assigned_to=None, stage: bool = True) -> dict:
-    """The filters in use as {bind parameter: value}, always in this order (`stage=False`: leave out the stage)."""
-    values = {
-        "assigned_to": assigned_to,
-        "stage": filters.stage if stage else None,
-        "allocation": filters.allocation,
-        "cp": filters.cp_id,
-        "category": filters.category_id,
-        "date_from": datetime.combine(filters.date_from, time.min) if filters.date_from else None,
-        "date_to": datetime.combine(filters.date_to + timedelta(days=1), time.min) if filters.date_to else None,
-        "q": f"%{filters.q.lower()}%" if filters.q else None,
-    }
-    return {name: value for name, value in values.items() if value is not None}
 
 
 def _rollup_sums(criteria: dict, measures) -> dict | None:
@@ -136,19 +37,9 @@ def _rollup_sums(criteria: dict, measures) -> dict | None:
 
     A lead counts in a partner's rollup rows for the partner it is allocated to (its commission's partner is the
     same one); the platform's month rows are kept per category."""
-    scope = set(criteria) - {"stage"}
-    if not scope:
-        return rollups.platform_sums(measures=measures)
-    if scope == {"assigned_to"}:
-        return rollups.partner_sums(criteria["assigned_to"], measures)
-    if scope == {"category"}:
-        return rollups.category_sums(criteria["category"], measures)
-    return None
-
-
-def _where(stmt, names: tuple):
-    conditions = _conditions()
-    return stmt.where(*(conditions[name] for name in names))
+    if set(criteria) - {"stage", "assigned_to", "category"}:
+        return None
+    return rollups.figures(measures, cp_id=criteria.get("assigned_to"), category_id=criteria.get("category"))
 
 
 # --- lists -------------------------------------------------------------------------------------------
@@ -204,26 +95,28 @@ ROW_COLUMNS = (
 )
 
 
-@lru_cache(maxsize=512)
+@per_shape(maxsize=512)
 def _list_statement(names: tuple, sort: str, direction: str, staff: bool, per_page: int):
     """A page of rows: the page is chosen over the leads' own columns (sorted, limited, offset by the bind
     parameter `offset`), then joined to the category and partner names, so only its rows are joined."""
     key = SORTS[sort]
 
     def sorted_rows(filters: tuple, *conditions, limit):
-        rows = _where(sa.select(*ROW_COLUMNS, Lead.category_id, key.label("sort_key")), filters).where(*conditions)
+        rows = where_filters(sa.select(*ROW_COLUMNS, Lead.category_id, key.label("sort_key")), filters).where(
+            *conditions
+        )
         if sort == "category":
             rows = rows.outerjoin(Category, Category.id == Lead.category_id)
-        return rows.order_by(_order(key, sort, direction), Lead.id).limit(limit)
+        return rows.order_by(sort_order(key, sort, direction), Lead.id).limit(limit)
 
     offset = sa.bindparam("offset", type_=sa.Integer)
     if "cp" in names:
         # The partner filter is "allocated to or originated by": an OR reads and sorts every lead of both, while
         # each half alone is read in index order up to the end of the page; the page is cut from their merge.
         others = tuple(name for name in names if name != "cp")
-        halves = [sorted_rows(others, *half, limit=offset + per_page).subquery() for half in _partner_halves()]
+        halves = [sorted_rows(others, *half, limit=offset + per_page).subquery() for half in partner_halves()]
         merged = sa.union_all(*(sa.select(*half.c) for half in halves)).subquery()
-        page = sa.select(*merged.c).order_by(_order(merged.c.sort_key, sort, direction), merged.c.id)
+        page = sa.select(*merged.c).order_by(sort_order(merged.c.sort_key, sort, direction), merged.c.id)
         page = page.limit(per_page).offset(offset)
     else:
         page = sorted_rows(names, limit=per_page).offset(offset)
@@ -232,24 +125,11 @@ def _list_statement(names: tuple, sort: str, direction: str, staff: bool, per_pa
     stmt = (
         sa.select(*(rows.c[column.key] for column in ROW_COLUMNS), category.c.name)
         .outerjoin(category, category.c.id == rows.c.category_id)
-        .order_by(_order(rows.c.sort_key, sort, direction), rows.c.id)
+        .order_by(sort_order(rows.c.sort_key, sort, direction), rows.c.id)
     )
     if staff:
         return stmt.add_columns(partner.c.company_name).outerjoin(partner, partner.c.id == rows.c.allocated_to)
     return stmt.add_columns(sa.null())
-
-
-def _partner_halves() -> tuple:
-    """The partner filter ("cp": allocated to or originated by the partner) as two disjoint sets of conditions."""
-    partner = sa.bindparam("cp", type_=Lead.allocated_to.type)
-    elsewhere = sa.or_(Lead.allocated_to.is_(None), Lead.allocated_to != partner)
-    return ((Lead.allocated_to == partner,), (Lead.originated_by == partner, elsewhere))
-
-
-def _order(column, sort: str, direction: str):
-    order = column.asc() if direction == "asc" else column.desc()
-    # NULLS LAST on a NOT NULL column only stops index use
-    return order if sort in NEVER_NULL_SORTS else order.nulls_last()
 
 
 def _count(criteria: dict) -> int:
@@ -272,24 +152,26 @@ def _count(criteria: dict) -> int:
     return db.session.scalar(statement, criteria)
 
 
-@lru_cache(maxsize=8)
+@per_shape(maxsize=8)
 def _originated_elsewhere_count(names: tuple):
     others = tuple(name for name in names if name != "cp")
-    stmt = _where(sa.select(Lead.id), others).where(*_partner_halves()[1]).limit(COUNT_CAP + 1).subquery()
+    stmt = where_filters(sa.select(Lead.id), others).where(*partner_halves()[1]).limit(COUNT_CAP + 1).subquery()
     return sa.select(sa.func.count()).select_from(stmt)
 
 
-@lru_cache(maxsize=256)
+@per_shape(maxsize=256)
 def _count_statement(names: tuple):
     """How many leads the filters find, counting no further than COUNT_CAP + 1: a page of a million leads need
     not count them all to say "More than 10,000" (and a partner's or a narrow filter's count stays exact).
     The partner filter counts its two halves (see _list_statement) rather than an OR of them."""
     if "cp" in names:
         others = tuple(name for name in names if name != "cp")
-        halves = [_where(sa.select(Lead.id), others).where(*half).limit(COUNT_CAP + 1) for half in _partner_halves()]
+        halves = [
+            where_filters(sa.select(Lead.id), others).where(*half).limit(COUNT_CAP + 1) for half in partner_halves()
+        ]
         capped = sa.union_all(*(sa.select(h.subquery().c.id) for h in halves)).limit(COUNT_CAP + 1).subquery()
     else:
-        capped = _where(sa.select(Lead.id), names).limit(COUNT_CAP + 1).subquery()
+        capped = where_filters(sa.select(Lead.id), names).limit(COUNT_CAP + 1).subquery()
     return sa.select(sa.func.count()).select_from(capped)
 
 
@@ -306,7 +188,7 @@ class RowsPage(Pagination):
 def list_page(filters: LeadFilters, page: int = 1, assigned_to=None, per_page: int = PAGE_SIZE) -> RowsPage:
     """One page of LeadRows with their category's name (and partner's, for staff), and the count of the
     leads found, capped (see _count_statement); notes and evidence load when a row is opened."""
-    criteria = _criteria(filters, assigned_to)
+    criteria = criteria_for(filters, assigned_to)
     stmt = _list_statement(tuple(criteria), filters.sort, filters.direction, assigned_to is None, per_page)
 
     def read(offset: int) -> list[LeadRow]:
@@ -350,16 +232,16 @@ class Column:
         return STAGE_LABELS[self.stage]
 
 
-@lru_cache(maxsize=512)
+@per_shape(maxsize=512)
 def _totals_statement(names: tuple, stages: tuple):
     value = sa.func.coalesce(sa.func.sum(Lead.lead_value), 0)
     stmt = sa.select(Lead.kanban_stage, sa.func.count(), value).where(Lead.kanban_stage.in_(stages))
-    return _where(stmt, names).group_by(Lead.kanban_stage)
+    return where_filters(stmt, names).group_by(Lead.kanban_stage)
 
 
 def column_totals(filters: LeadFilters, assigned_to=None, stages=STAGES) -> dict[str, tuple[int, Decimal]]:
     """Count and lead-value total per stage, in one query (the board's filters: all but the stage)."""
-    criteria = _criteria(filters, assigned_to, stage=False)
+    criteria = criteria_for(filters, assigned_to, stage=False)
     sums = _rollup_sums(criteria, [m for stage in stages for m in (f"stage_{stage}", f"stage_{stage}_value")])
     if sums is not None:
         return {stage: (sums[f"stage_{stage}"], sums[f"stage_{stage}_value"]) for stage in stages}
@@ -394,7 +276,7 @@ def _newest_first(stmt, columns=Lead):
 
 def _cards(names: tuple, staff: bool):
     """The select of card columns (staff's with allocated_to) under the filters `names`."""
-    return _where(sa.select(*CARD_COLUMNS, *((Lead.allocated_to,) if staff else ())), names)
+    return where_filters(sa.select(*CARD_COLUMNS, *((Lead.allocated_to,) if staff else ())), names)
 
 
 def _as_cards(stmt, staff: bool):
@@ -407,7 +289,7 @@ def _as_cards(stmt, staff: bool):
     return _newest_first(select, rows.c)
 
 
-@lru_cache(maxsize=256)
+@per_shape(maxsize=256)
 def _board_statement(names: tuple, stages: tuple, per_column: int, staff: bool):
     firsts = [
         _newest_first(_cards(names, staff).where(Lead.kanban_stage == stage)).limit(per_column + 1).subquery()
@@ -419,7 +301,7 @@ def _board_statement(names: tuple, stages: tuple, per_column: int, staff: bool):
 def board(filters: LeadFilters, assigned_to=None, stages=STAGES, per_column: int = COLUMN_PAGE) -> list[Column]:
     """The kanban columns for `stages`: each column's count and value total, and its `per_column` most
     recently updated Cards (one UNION ALL of per-stage LIMIT queries, each served by an index)."""
-    criteria = _criteria(filters, assigned_to, stage=False)
+    criteria = criteria_for(filters, assigned_to, stage=False)
     staff = assigned_to is None
     stmt = _board_statement(tuple(criteria), tuple(stages), per_column, staff)
     columns = {stage: Column(stage) for stage in stages}
@@ -438,7 +320,7 @@ def card_cursor(card) -> str:
     return f"{card.updated_at.isoformat()}_{card.id}"
 
 
-@lru_cache(maxsize=256)
+@per_shape(maxsize=256)
 def _column_statement(names: tuple, after: bool, per_column: int, staff: bool):
     stmt = _cards(names, staff).where(Lead.kanban_stage == sa.bindparam("column"))
     if after:
@@ -449,7 +331,7 @@ def _column_statement(names: tuple, after: bool, per_column: int, staff: bool):
 
 def column_page(filters: LeadFilters, stage: str, after: str, assigned_to=None, per_column: int = COLUMN_PAGE):
     """The next `per_column` cards of one column after the cursor `after`, and whether more follow."""
-    criteria = _criteria(filters, assigned_to, stage=False)
+    criteria = criteria_for(filters, assigned_to, stage=False)
     moment, _, lead_id = (after or "").partition("_")
     try:
         cursor = {"after_moment": datetime.fromisoformat(moment), "after_id": uuid.UUID(lead_id)}

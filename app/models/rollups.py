@@ -6,7 +6,7 @@ measure is keyed by the date its figure is charted by:
   figures of report_totals (rows, stages, money by transaction status, fee settled);
 - `created_*` by the lead's created date; `closed_*` by its stage date (won/lost leads only);
 - `fee_settled_on_*` by the date the platform fee was settled to the super admin;
-- `fee_ready` (by report day): outstanding fees that can be settled now (fee_settlements.collectable).
+- `fee_ready` (by report day): outstanding fees that can be settled now (fee_queries.collectable).
 
 The platform-wide table holds each figure per day, and again per week (Monday to Sunday) and per calendar
 month (the sums of their days). A range reads its whole months (or weeks) from those rows, one per

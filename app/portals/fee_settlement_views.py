@@ -3,7 +3,7 @@
 from flask import request
 
 from app.loaders import load_fee_settlement
-from app.money import fee_settlements, receipts
+from app.money import fee_settlement_history, receipts
 from app.validators import query_page
 from app.web import render
 
@@ -15,7 +15,7 @@ ENDPOINTS = {  # portal -> (settlement detail, receipt)
 
 
 def history_page(template: str, portal: str):
-    pagination = fee_settlements.settlement_page(query_page(request.args), PAGE_SIZE)
+    pagination = fee_settlement_history.settlement_page(query_page(request.args), PAGE_SIZE)
     return render(
         template,
         partial="admin/platform_fees/partials/_settlements.html",
@@ -30,7 +30,7 @@ def detail_page(settlement_id, template: str, portal: str):
     return render(
         template,
         settlement=settlement,
-        items=fee_settlements.settlement_items(settlement),
+        items=fee_settlement_history.settlement_items(settlement),
         receipt_endpoint=ENDPOINTS[portal][1],
     )
 

@@ -11,7 +11,6 @@ chosen range.
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -21,6 +20,8 @@ from app.models import Category
 from app.models.rollups import DAY, DailyRollup
 from app.reporting import charts, rollups
 from app.reporting.reports import ReportFilters, grouped_totals
+from app.reporting.rollups import ranking
+from app.statements import per_shape
 from app.validators import query_date
 
 GROUPINGS = ("week", "month")
@@ -117,7 +118,7 @@ def figures(rng: Range) -> Figures:
     months = rollups.rows_of(rng.date_from, rng.date_to)
     outside = tuple((DAY, start, end) for start, end in rollups.outside_days(rng.date_from, rng.date_to))
     shapes = (rollups.rows_shape(rows), rollups.rows_shape(months), rollups.rows_shape(outside))
-    stmt = _figures_statement(db.session.get_bind().dialect.name, rng.grouping, rollups.RANKING_BATCH, *shapes)
+    stmt = _figures_statement(db.session.get_bind().dialect.name, rng.grouping, ranking.RANKING_BATCH, *shapes)
     params = {**rollups.rows_params(rows, "b"), **rollups.rows_params(months, "c"), **rollups.rows_params(outside, "o")}
     params.update(offset=0, first_month=rng.date_from.replace(day=1), last_month=rng.date_to.replace(day=1))
     found = Figures(series={}, categories=[], rows_outside=0, candidates=[])
@@ -138,7 +139,7 @@ def figures(rng: Range) -> Figures:
     return found
 
 
-@lru_cache(maxsize=64)
+@per_shape(maxsize=64)
 def _figures_statement(
     dialect: str, grouping: str, batch: int, rows: tuple, months: tuple, outside: tuple
 ) -> sa.CompoundSelect:

@@ -1,5 +1,5 @@
 """The admin dashboard: overview, recent leads, pending approvals, outstanding commissions, settlement
-requests, platform-fee summary and announcements. Money figures come from app.reporting.reports."""
+requests, platform-fee summary and announcements. Money figures come from app.reporting.dashboards."""
 
 import sqlalchemy as sa
 
@@ -8,7 +8,7 @@ from app.extensions import db
 from app.models import Category, ChannelPartner, Lead
 from app.models.leads import STAGE_LABELS
 from app.portals.admin import bp
-from app.reporting import reports
+from app.reporting import dashboards
 from app.web import render
 
 
@@ -37,10 +37,10 @@ def pending_partners(limit: int = 8) -> list:
 
 @bp.get("/")
 def dashboard():
-    outstanding, requests = reports.due_lists()
+    outstanding, requests = dashboards.due_lists()
     return render(
         "admin/dashboard/page.html",
-        overview=reports.admin_overview(),
+        overview=dashboards.admin_overview(),
         recent_leads=recent_leads(),
         pending_partners=pending_partners(),
         outstanding=outstanding,

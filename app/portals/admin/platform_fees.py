@@ -16,7 +16,7 @@ from app.extensions import db
 from app.files import storage
 from app.files.fields import DirectFileField, UploadRequired
 from app.idempotency import IdempotentForm
-from app.money import fee_settlements, fees
+from app.money import fee_filters, fee_queries, fee_settlement_history, fee_settlements, fees
 from app.portals import fee_settlement_views
 from app.portals.admin import bp
 from app.validators import query_page
@@ -60,7 +60,7 @@ class SettleFeesForm(FlaskForm):
 
 
 def _fee_filter(args):
-    return fee_settlements.parse_filter(args)
+    return fee_filters.parse_filter(args)
 
 
 def _new_settle_form() -> SettleFeesForm:
@@ -71,8 +71,8 @@ def _new_settle_form() -> SettleFeesForm:
 
 def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, settle_error: str | None = None):
     fee_filter = fee_filter if fee_filter is not None else _fee_filter(request.args)
-    totals = fee_settlements.totals()
-    pagination = fee_settlements.fee_page(fee_filter, query_page(request.args), PAGE_SIZE, totals=totals)
+    totals = fee_queries.totals()
+    pagination = fee_queries.fee_page(fee_filter, query_page(request.args), PAGE_SIZE, totals=totals)
     return render(
         "admin/platform_fees/page.html",
         partial="admin/platform_fees/partials/_fees.html",
@@ -80,22 +80,22 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
         **_rule_context(rule_form),
         totals=totals,
         fee_filter=fee_filter,
-        filter_args=fee_settlements.filter_args(fee_filter),
-        matching_outstanding=fee_settlements.count_matching_outstanding(fee_filter, totals),
-        partners=fee_settlements.partners_with_fees(),
+        filter_args=fee_filters.filter_args(fee_filter),
+        matching_outstanding=fee_queries.count_matching_outstanding(fee_filter, totals),
+        partners=fee_queries.partners_with_fees(),
         pagination=pagination,
-        is_overdue=fee_settlements.overdue_test(),
+        is_overdue=fee_queries.overdue_test(),
         settleable={tx.id for tx in pagination.items if tx.ready},
         fee_row=fee_row,
         settle_form=settle_form or _new_settle_form(),
         settle_error=settle_error,
-        recent=fee_settlements.recent_settlements(10),
+        recent=fee_settlement_history.recent_settlements(10),
     )
 
 
 def fee_row(tx, ready: bool, checked: bool, overdue: bool) -> str:
     """One row of the fee list, memoized on everything it shows (as the kanban's cards are)."""
-    return _fee_row(tx, ready, checked, overdue, "" if ready else fee_settlements.waiting_reason(tx))
+    return _fee_row(tx, ready, checked, overdue, "" if ready else fee_queries.waiting_reason(tx))
 
 
 _fee_row = memoized_macro("admin/platform_fees/partials/_fee_row.html", "fee_row", size=5_000)  # ~1 KB a row

@@ -1,6 +1,6 @@
 """The channel partner's dashboard: KPI cards, pipeline by stage, recent activity, announcements.
 
-Every figure comes from app.reporting.reports (the report rows' query path), see partner_dashboard().
+Every figure comes from app.reporting.dashboards (totals over the report rows), see partner_dashboard().
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Lead, LeadActivity
 from app.models.leads import STAGE_LABELS
 from app.portals.cp import bp
-from app.reporting import charts, reports
+from app.reporting import charts, dashboards
 from app.web import render
 
 STAGE_COLOURS = {"won": charts.GREEN, "lost": charts.RED}
@@ -55,7 +55,7 @@ def pipeline_chart(stages: list[dict]) -> charts.Chart:
 @bp.get("/")
 def dashboard():
     partner = current_user.partner
-    kpis, stages = reports.partner_dashboard(partner)
+    kpis, stages = dashboards.partner_dashboard(partner)
     return render(
         "cp/dashboard/page.html",
         partner=partner,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import current_app, request
 
-from app.money import fee_settlements
+from app.money import fee_filters, fee_queries
 from app.portals.superadmin import bp
 from app.reporting import charts
 from app.validators import query_page
@@ -39,14 +39,14 @@ def income_chart(months: list[dict]) -> charts.Chart:
 
 @bp.get("/")
 def dashboard():
-    totals = fee_settlements.totals()
+    totals = fee_queries.totals()
     page = query_page(request.args)
-    pagination = fee_settlements.fee_page(fee_settlements.FeeFilter(), page, PAGE_SIZE, totals=totals)
+    pagination = fee_queries.fee_page(fee_filters.FeeFilter(), page, PAGE_SIZE, totals=totals)
     return render(
         "superadmin/dashboard/page.html",
         partial="superadmin/dashboard/partials/_breakdown.html",
         totals=totals,
-        chart=None if is_htmx_partial() else income_chart(fee_settlements.monthly(MONTHS)),  # the pager: table only
+        chart=None if is_htmx_partial() else income_chart(fee_queries.monthly(MONTHS)),  # the pager: table only
         pagination=pagination,
-        is_overdue=fee_settlements.overdue_test(),
+        is_overdue=fee_queries.overdue_test(),
     )

@@ -4,7 +4,7 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
-from app.leads import pipeline
+from app.leads import deletion, pipeline
 from app.leads import queries as lead_queries
 from app.loaders import load_lead
 from app.portals import lead_views
@@ -23,7 +23,7 @@ def leads():
 @bp.get("/leads/<lead_id>")
 def lead_detail(lead_id):
     lead = load_lead(lead_id)
-    blockers, needs_second = pipeline.money_records(lead)
+    blockers, needs_second = deletion.money_records(lead)
     ctx = lead_views.panel_context(lead, delete_form=DeleteLeadForm(), blockers=blockers, money_recorded=needs_second)
     return render("superadmin/leads/detail.html", **ctx)
 
@@ -36,10 +36,10 @@ def _delete(lead_id):
         return _refused(lead, form, "Press the Delete button to confirm.", 422)
     title = lead.title
     try:
-        pipeline.delete_lead(lead, current_user, confirmed_twice=form.confirm_again.data == "yes")
+        deletion.delete_lead(lead, current_user, confirmed_twice=form.confirm_again.data == "yes")
     except pipeline.PipelineError as exc:
         db.session.rollback()
-        return _refused(lead, form, str(exc), exc.status, second=isinstance(exc, pipeline.NeedsSecondConfirmation))
+        return _refused(lead, form, str(exc), exc.status, second=isinstance(exc, deletion.NeedsSecondConfirmation))
     db.session.commit()
     flash(f"Lead “{title}” deleted. The audit log keeps its full content.", "success")
     if is_htmx_partial():
@@ -48,7 +48,7 @@ def _delete(lead_id):
 
 
 def _refused(lead, form, message, status, second=False):
-    blockers, needs_second = pipeline.money_records(lead)
+    blockers, needs_second = deletion.money_records(lead)
     ctx = {"lead": lead, "delete_form": form, "message": message, "message_status": status}
     ctx.update(blockers=blockers, money_recorded=needs_second, needs_second=second)
     ctx = {**lead_views.panel_context(lead), **ctx}
