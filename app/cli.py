@@ -113,7 +113,7 @@ def _start_sweep_timer(app) -> None:
     import time
 
     from app.jobs.queue import WAIT, enqueue
-    from app.jobs.tasks import SWEEP_JOB_ID, job_pending, sweep_stranded
+    from app.jobs.tasks import SWEEP_JOB_ID, job_pending
 
     interval = max(int(app.config.get("SWEEP_INTERVAL_SECONDS", 60)), 1)
 
@@ -123,7 +123,7 @@ def _start_sweep_timer(app) -> None:
             with app.app_context():
                 try:
                     if not job_pending(SWEEP_JOB_ID):
-                        enqueue(sweep_stranded, retries=0, when_down=WAIT, job_id=SWEEP_JOB_ID)
+                        enqueue("app.jobs.tasks.sweep_stranded", retries=0, when_down=WAIT, job_id=SWEEP_JOB_ID)
                 except Exception:  # keep sweeping: one failed round is retried at the next
                     current_app.logger.exception("could not enqueue the stranded-work sweep")
 

@@ -88,7 +88,6 @@ def test_the_circle_finder_finds_a_circle():
 # Modules still over the limit, with the length they may not exceed, until each is split (the domain-packages
 # issue): a ratchet, so no other module grows past 400 lines and none of these grows at all.
 STILL_TOO_LONG = {
-    "app/tools/scale.py": 551,
     "app/portals/lead_views.py": 432,
 }
 

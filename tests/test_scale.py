@@ -19,7 +19,7 @@ from app.models import (
     User,
 )
 from app.money import commissions, fees
-from app.tools.scale import CP_EMAIL, PASSWORD, SMALL_CP_EMAIL, fee_cents
+from app.tools.scale_rows import CP_EMAIL, PASSWORD, SMALL_CP_EMAIL, fee_cents
 from tests.conftest import login, make_app, requires_postgres
 
 CPS, LEADS = 20, 2000

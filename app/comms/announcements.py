@@ -16,6 +16,7 @@ from app.audit import trail as audit
 from app.comms import notifications
 from app.extensions import db
 from app.jobs.after_commit import on_commit
+from app.jobs.queue import enqueue
 from app.models import Announcement, AnnouncementTarget, ChannelPartner, Notification, User
 from app.models.base import utcnow
 
@@ -106,13 +107,7 @@ def send(actor: User, title: str, content: str, partner_ids, send_email: bool) -
     )
     announcement_id = str(announcement.id)
 
-    def _enqueue():
-        from app.jobs.queue import enqueue
-        from app.jobs.tasks import deliver_announcement
-
-        enqueue(deliver_announcement, announcement_id)
-
-    on_commit(db.session, _enqueue)
+    on_commit(db.session, lambda: enqueue("app.jobs.tasks.deliver_announcement", announcement_id))
     return announcement
 
 

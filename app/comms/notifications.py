@@ -12,6 +12,7 @@ from flask import current_app, has_request_context, url_for
 
 from app.extensions import db
 from app.jobs.after_commit import on_commit
+from app.jobs.queue import WAIT, enqueue
 from app.models import EmailOutbox, Notification, User
 from app.models.base import utcnow
 
@@ -159,14 +160,8 @@ def queue_email(to: User | str, template: str, subject: str, context: dict, noti
     db.session.flush()
     outbox_id = str(row.id)
 
-    def _enqueue():
-        from app.jobs.queue import WAIT, enqueue
-        from app.jobs.tasks import send_email
-
-        # With Redis down the row waits, `queued`, for app.jobs.tasks.requeue_stranded: no SMTP inside a request.
-        enqueue(send_email, outbox_id, when_down=WAIT)
-
-    on_commit(db.session, _enqueue)
+    # With Redis down the row waits, `queued`, for app.jobs.tasks.requeue_stranded: no SMTP inside a request.
+    on_commit(db.session, lambda: enqueue("app.jobs.tasks.send_email", outbox_id, when_down=WAIT))
     return row
 
 

@@ -18,6 +18,7 @@ from app.files import storage
 from app.models import Lead, PlatformFeeConfig, PlatformFeeSettlement, User
 from app.models.base import utcnow
 from app.money import commissions, fee_settlements, fees, settlements
+from app.web.money import format_money
 
 PILOT_NOTE = "Pilot rate for the first partners (demo history)"
 # title, partner email, lead value, commission, days since won, commission paid out to the CP
@@ -43,7 +44,7 @@ def _slip_pdf(reference: str, amount: Decimal) -> bytes:
     pdf.setFont("Helvetica-Bold", 16)
     pdf.drawString(72, 770, "First Capital Bank — transfer confirmation")
     pdf.setFont("Helvetica", 11)
-    lines = [f"Reference: {reference}", f"Amount: ${amount:,.2f}", "From: LeadFlow PM operations account"]
+    lines = [f"Reference: {reference}", f"Amount: {format_money(amount)}", "From: LeadFlow PM operations account"]
     for offset, line in enumerate(lines + ["To: LeadFlow PM platform owner", "Status: Executed"]):
         pdf.drawString(72, 730 - 18 * offset, line)
     pdf.showPage()

@@ -17,6 +17,7 @@ from app.files import storage
 from app.models import ChannelPartner, CpPayment, Lead, User
 from app.models.base import utcnow
 from app.money import commissions, payments, settlements
+from app.web.money import format_money
 
 # title, partner email, lead value, commission, state, days since won
 DEALS = [
@@ -41,7 +42,7 @@ def _slip_pdf(partner: ChannelPartner, amount: Decimal, reference: str) -> bytes
     pdf.setFont("Helvetica", 10)
     lines = [
         f"Reference: {reference}",
-        f"Amount: ${amount:,.2f}",
+        f"Amount: {format_money(amount)}",
         f"Beneficiary: {partner.bank_account_name or partner.company_name}",
         f"Bank: {partner.bank_name or '-'}  Account: {partner.bank_account_number or '-'}",
         "Status: Executed",
@@ -57,7 +58,7 @@ def _receipt_png(amount: Decimal) -> bytes:
     image = Image.new("RGB", (360, 160), (250, 250, 250))
     draw = ImageDraw.Draw(image)
     draw.text((16, 20), "Bank transfer receipt", fill=(20, 40, 90))
-    draw.text((16, 60), f"Amount: ${amount:,.2f}", fill=(0, 0, 0))
+    draw.text((16, 60), f"Amount: {format_money(amount)}", fill=(0, 0, 0))
     draw.text((16, 90), "To: LeadFlow PM", fill=(0, 0, 0))
     buffer = io.BytesIO()
     image.save(buffer, "PNG")

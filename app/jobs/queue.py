@@ -8,6 +8,7 @@ enqueues again once Redis is back (the worker runs it at start and every minute)
 """
 
 import logging
+from importlib import import_module
 
 from flask import current_app
 
@@ -26,7 +27,19 @@ def get_queue():
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_handle.client)
 
 
-def run_now(func, *args) -> None:
+def resolve(job) -> callable:
+    """The job function for `job`: a callable, or its dotted path such as "app.jobs.tasks.send_email"."""
+    if callable(job):
+        return job
+    module_name, _, name = job.rpartition(".")
+    return getattr(import_module(module_name), name)
+
+
+def _job_name(job) -> str:
+    return job if isinstance(job, str) else job.__name__
+
+
+def run_now(job, *args) -> None:
     """Run a job in this process. Logs (does not raise) a failure: the job's own row shows it.
 
     Its own app context, so its own database session: enqueue usually runs from an after-commit hook,
@@ -34,22 +47,23 @@ def run_now(func, *args) -> None:
     """
     with current_app.app_context():
         try:
-            func(*args)
+            resolve(job)(*args)
         except Exception:
-            log.exception("in-process job %s failed", func.__name__)
+            log.exception("in-process job %s failed", _job_name(job))
 
 
-def enqueue(func, *args, retries: int = 3, when_down: str = RUN, job_id: str | None = None):
-    """Run `func(*args)` in a worker (with Retry) or, without Redis, now.
+def enqueue(job, *args, retries: int = 3, when_down: str = RUN, job_id: str | None = None):
+    """Run `job(*args)` in a worker (with Retry) or, without Redis, now.
 
-    Jobs take primitive ids. An email failing must not fail the request that caused it, and neither
+    `job` is a dotted path ("app.jobs.tasks.send_email"; RQ takes one natively, in-process mode
+    imports it), so callers need not import the job module (which imports theirs). Jobs take primitive ids. An email failing must not fail the request that caused it, and neither
     must Redis: when it is unreachable the job runs now (`when_down="run"`) or waits in the database
     for the sweeper (`when_down="wait"`, for jobs too slow for a request, such as SMTP). `job_id`
     names the RQ job (the sweeper uses it so that it never queues the same row twice).
     Returns the RQ job, or None when the job ran in-process or waits.
     """
     if redis_handle.client is None:
-        run_now(func, *args)
+        run_now(job, *args)
         return None
     if not redis_handle.is_down():
         from redis.exceptions import RedisError
@@ -58,18 +72,18 @@ def enqueue(func, *args, retries: int = 3, when_down: str = RUN, job_id: str | N
         intervals = list(current_app.config.get("RQ_RETRY_INTERVALS") or RETRY_INTERVALS)
         try:
             return get_queue().enqueue(
-                func,
+                job,
                 *args,
                 retry=Retry(max=retries, interval=intervals) if retries else None,
                 failure_ttl=FAILURE_TTL,
                 job_id=job_id,
-                description=f"{func.__name__}({', '.join(map(str, args))})",
+                description=f"{_job_name(job).rpartition('.')[2]}({', '.join(map(str, args))})",
             )
         except RedisError as exc:  # enqueued after the commit: the rows stand
             redis_handle.mark_down()
-            log.warning("Redis is unreachable (%s): %s%r %s", exc, func.__name__, args, _fallback_word(when_down))
+            log.warning("Redis is unreachable (%s): %s%r %s", exc, _job_name(job), args, _fallback_word(when_down))
     if when_down == RUN:
-        run_now(func, *args)
+        run_now(job, *args)
     return None
 
 

@@ -5,10 +5,13 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
-from app.comms import mail
+from app.accounts.operations import issue_temporary_password
+from app.comms import announcements, mail
 from app.extensions import db
-from app.models import EmailOutbox, User
+from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT, enqueue
+from app.models import Announcement, EmailOutbox, ReportExport, User
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -107,8 +110,6 @@ def send_email(outbox_id: str) -> str:
 def _context(row: EmailOutbox) -> dict:
     context = dict(row.context)
     if row.template == "welcome_credentials":
-        from app.accounts.operations import issue_temporary_password
-
         user = db.session.get(User, row.user_id)
         context["temp_password"] = issue_temporary_password(user) if user and user.must_change_password else None
     return context
@@ -116,8 +117,6 @@ def _context(row: EmailOutbox) -> dict:
 
 def deliver_announcement(announcement_id: str) -> int:
     """Create the in-app notifications (and queue the emails) of an announcement; safe to run twice."""
-    from app.comms import announcements
-
     count = announcements.deliver(uuid.UUID(announcement_id))
     db.session.commit()
     return count
@@ -144,12 +143,6 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
     job is still waiting or running is skipped, so sweeps do not pile up while a backlog drains.
     Returns how many of each kind it handed on (to Redis, or run here when Redis is down or unset).
     """
-    from flask import current_app
-
-    from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT
-    from app.jobs.reports import build_report_pdf
-    from app.models import Announcement, ReportExport
-
     grace = current_app.config.get("STRANDED_GRACE_SECONDS", 300) if grace_seconds is None else grace_seconds
     now = utcnow()
     cutoff = now - timedelta(seconds=grace)
@@ -185,22 +178,22 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
     db.session.rollback()  # end the read: a job run here writes from its own session (SQLite would wait on us)
     counts = {
         # Announcements first: delivering one queues its emails, which the next sweep (or their own jobs) sends.
-        "announcements": sum(_requeue(deliver_announcement, "announcement", i, RUN) for i in announcements),
-        "emails": sum(_requeue(send_email, "email", i, WAIT) for i in emails),
-        "reports": sum(_requeue(build_report_pdf, "report", i, RUN) for i in reports),
+        "announcements": sum(
+            _requeue("app.jobs.tasks.deliver_announcement", "announcement", i, RUN) for i in announcements
+        ),
+        "emails": sum(_requeue("app.jobs.tasks.send_email", "email", i, WAIT) for i in emails),
+        "reports": sum(_requeue("app.jobs.reports.build_report_pdf", "report", i, RUN) for i in reports),
     }
     if any(counts.values()):
         log.warning("requeued stranded work: %s", counts)
     return counts
 
 
-def _requeue(func, kind: str, row_id, when_down: str) -> bool:
-    from app.jobs.queue import enqueue
-
+def _requeue(job: str, kind: str, row_id, when_down: str) -> bool:
     job_id = f"stranded-{kind}-{row_id}"
     if job_pending(job_id):
         return False
-    enqueue(func, str(row_id), job_id=job_id, when_down=when_down)
+    enqueue(job, str(row_id), job_id=job_id, when_down=when_down)
     return True
 
 

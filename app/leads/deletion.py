@@ -11,7 +11,7 @@ from app.extensions import db
 from app.leads.pipeline import NotAllowed, PipelineError
 from app.models import CommissionTransaction, CpPayment, PlatformFeeSettlementItem
 from app.money import commissions
-from app.web import money
+from app.web.money import format_money
 
 LEAD_FIELDS = (
     "title", "description", "category_id", "originated_by", "allocated_to", "created_by", "allocation_status",
@@ -60,7 +60,7 @@ def money_records(lead, lock: bool = False) -> tuple[list[str], bool]:
         count = settlement.lead_count
         blockers.append(
             f"its platform fee is part of settlement {receipt_number('FS', settlement.id)} "
-            f"({money(settlement.amount)} for {count} {'lead' if count == 1 else 'leads'})"
+            f"({format_money(settlement.amount)} for {count} {'lead' if count == 1 else 'leads'})"
         )
     if tx.status == "paid":
         blockers.append(

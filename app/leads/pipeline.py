@@ -7,7 +7,6 @@ override or allocation carry the version the user's page was read at; a stale ve
 here: `commissions.recompute` stores them through app/money/fees.py.
 """
 
-import re
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -28,9 +27,9 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.leads import FEE_TYPES, STAGE_LABELS, STAGES
 from app.money import commissions
+from app.web import money
 
 MAX_MONEY = Decimal("999999999999.99")
-AMOUNT_PATTERN = re.compile(r"-?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 MAX_NOTE = 5000
 MAX_REASON = 2000
 MONEY_FIELDS = ("lead_value", "commission_amount", "platform_fee_amount", "net_commission")
@@ -85,27 +84,11 @@ def _require_admin(actor) -> None:
 
 
 def parse_money(raw, field: str, *, maximum: Decimal = MAX_MONEY) -> Decimal | None:
-    """A money amount typed by a person: blank → None; else a finite Decimal, 0 ≤ x ≤ maximum, ≤ 2 decimals."""
-    if raw is None:
-        return None
-    if isinstance(raw, Decimal):
-        amount = raw
-    else:
-        text = str(raw).strip().replace(",", "").lstrip("$")
-        if not text:
-            return None
-        if len(text) > 40 or not AMOUNT_PATTERN.fullmatch(text):
-            raise PipelineError("Enter an amount such as 1250.00.", field)
-        amount = Decimal(text)
-    if not amount.is_finite():
-        raise PipelineError("Enter an amount such as 1250.00.", field)
-    if amount < 0:
-        raise PipelineError("The amount cannot be negative.", field)
-    if amount > maximum:
-        raise PipelineError(f"The amount cannot be more than {maximum:,}.", field)
-    if amount.as_tuple().exponent < -2:
-        raise PipelineError("Use at most two decimals (cents).", field)
-    return amount.quantize(Decimal("0.01"))
+    """app.web.money.parse_money, its complaint raised as a PipelineError on `field`."""
+    try:
+        return money.parse_money(raw, maximum=maximum)
+    except money.MoneyError as exc:
+        raise PipelineError(str(exc), field) from None
 
 
 def parse_override(override_type, override_value) -> tuple[str | None, Decimal | None]:
@@ -299,7 +282,7 @@ def _tell_admins_if_voided(lead, old_stage, tx) -> None:
             reference=("lead", lead.id),
             link=url_for("admin.lead_detail", lead_id=lead.id),
             title=lead.title,
-            amount=f"${tx.gross_commission:,.2f}",
+            amount=money.format_money(tx.gross_commission),
         )
 
 

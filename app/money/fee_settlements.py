@@ -8,7 +8,6 @@ import uuid
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import trail as audit
@@ -18,6 +17,7 @@ from app.models import CommissionTransaction, PlatformFeeSettlement, PlatformFee
 from app.models.base import utcnow
 from app.money.fee_filters import FeeFilter
 from app.money.fee_queries import matching_outstanding_ids, settleable_ids, waiting_reason
+from app.web.money import format_money
 
 CT, ITEM = CommissionTransaction, PlatformFeeSettlementItem
 ZERO = Decimal("0.00")
@@ -106,7 +106,7 @@ def settle_fees(
     _check_batch(ids, txs)
     amount = sum((tx.platform_fee for tx in txs), ZERO)
     if amount <= 0:
-        raise NothingToSettle("The chosen fees add up to $0.00; there is nothing to transfer.")
+        raise NothingToSettle(f"The chosen fees add up to {format_money(ZERO)}; there is nothing to transfer.")
     stored_slip = _store_slip(slip, actor)
     settlement = PlatformFeeSettlement(
         amount=amount,
@@ -152,10 +152,6 @@ def _record(actor, settlement: PlatformFeeSettlement, txs: list[CommissionTransa
     )
 
 
-def money_text(amount: Decimal) -> str:
-    return f"{current_app.config['CURRENCY_SYMBOL']}{amount:,.2f}"
-
-
 def _notify(settlement: PlatformFeeSettlement) -> None:
     from app.money.commissions import link
 
@@ -163,7 +159,7 @@ def _notify(settlement: PlatformFeeSettlement) -> None:
         "platform_fee_settled",
         reference=("settlement", settlement.id),
         link=link("superadmin.settlements_detail", settlement_id=settlement.id),
-        amount=money_text(settlement.amount),
+        amount=format_money(settlement.amount),
         count=settlement.lead_count,
         leads_word="lead" if settlement.lead_count == 1 else "leads",
     )

@@ -26,7 +26,7 @@ from app.files import storage
 from app.models import CommissionTransaction, CpPayment
 from app.models.base import utcnow
 from app.money.commissions import link, lock
-from app.web import money
+from app.web.money import format_money
 
 PAYMENT_FIELDS = ("status", "payment_method", "amount", "stripe_payment_id", "review_note")
 REFUND_FIELDS = (*PAYMENT_FIELDS, "stripe_refund_id", "refunded_at", "needs_review")
@@ -191,7 +191,7 @@ def submit_bank_transfer(tx, cp_user, receipt_upload) -> CpPayment:
         reference=("payment", payment.id),
         link=link("admin.commission_detail", tx_id=tx.id),
         company=tx.partner.company_name,
-        amount=money(payment.amount),
+        amount=format_money(payment.amount),
         title=_title(tx),
     )
     return payment
@@ -244,7 +244,7 @@ def notify_outcome(payment: CpPayment, outcome: str) -> None:
         "cp_payment_reviewed",
         reference=("payment", payment.id),
         link=link("cp.commission_detail", tx_id=payment.commission_tx_id),
-        amount=money(payment.amount),
+        amount=format_money(payment.amount),
         title=_title(payment.transaction),
         outcome=outcome,
     )
@@ -299,7 +299,7 @@ def refund_stale(payment: CpPayment, reason: str, actor=None) -> None:
         reference=("payment", payment.id),
         link=link("admin.commission_detail", tx_id=payment.commission_tx_id),
         company=payment.partner.company_name if payment.partner is not None else "A partner",
-        amount=money(payment.amount),
+        amount=format_money(payment.amount),
         title=_title(payment.transaction),
         outcome=outcome,
     )

@@ -18,7 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from app.web import money
+from app.web.money import format_money
 
 PLATFORM_NAME = "LeadFlow PM"
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts")
@@ -163,11 +163,13 @@ def commission_settlement_pdf(tx) -> bytes:
     )
     b.section_title("Lead covered")
     lead_title = tx.lead.title if tx.lead is not None else "(lead deleted)"
-    b.grid(["Lead", "Lead value", "Fee rule"], [[lead_title, money(tx.lead_value), _rule_label(tx)]], [80, 40, 45])
+    b.grid(
+        ["Lead", "Lead value", "Fee rule"], [[lead_title, format_money(tx.lead_value), _rule_label(tx)]], [80, 40, 45]
+    )
     b.section_title("Amounts")
     b.grid(
         ["Commission amount", "Platform fee", "Net commission paid"],
-        [[money(tx.gross_commission), money(tx.platform_fee), money(tx.net_commission)]],
+        [[format_money(tx.gross_commission), format_money(tx.platform_fee), format_money(tx.net_commission)]],
         [55, 55, 55],
     )
     return b.build()
@@ -175,7 +177,7 @@ def commission_settlement_pdf(tx) -> bytes:
 
 def _rule_label(tx) -> str:
     value = tx.fee_rule_value.normalize()
-    amount = f"{value:f} %" if tx.fee_rule_type == "percentage" else f"fixed {money(tx.fee_rule_value)}"
+    amount = f"{value:f} %" if tx.fee_rule_type == "percentage" else f"fixed {format_money(tx.fee_rule_value)}"
     return f"{'overridden' if tx.fee_rule_source == 'override' else 'global'} {amount}" + (
         " (capped)" if tx.fee_capped else ""
     )
@@ -208,11 +210,11 @@ def fee_settlement_pdf(settlement, recipients=None) -> bytes:
             [
                 item.lead.title if item.lead is not None else "(lead deleted)",
                 tx.partner.company_name if tx is not None and tx.partner is not None else "—",
-                money(tx.gross_commission) if tx is not None else "—",
-                money(item.amount),
+                format_money(tx.gross_commission) if tx is not None else "—",
+                format_money(item.amount),
             ]
         )
-    rows.append(["Total", "", "", money(settlement.amount)])
+    rows.append(["Total", "", "", format_money(settlement.amount)])
     b.grid(["Lead", "Channel partner", "Commission amount", "Platform fee"], rows, [62, 45, 30, 28])
     return b.build()
 
@@ -238,10 +240,10 @@ def cp_payment_pdf(payment) -> bytes:
     b.parties(_partner_lines(payment.partner, with_bank=False), [PLATFORM_NAME])
     b.section_title("Lead covered")
     lead_title = tx.lead.title if tx is not None and tx.lead is not None else "(lead deleted)"
-    commission = money(tx.gross_commission) if tx is not None else "—"
+    commission = format_money(tx.gross_commission) if tx is not None else "—"
     b.grid(
         ["Lead", "Commission amount", "Platform fee paid"],
-        [[lead_title, commission, money(payment.amount)]],
+        [[lead_title, commission, format_money(payment.amount)]],
         [85, 40, 40],
     )
     return b.build()

@@ -17,7 +17,7 @@ from app.files import storage
 from app.models import CommissionTransaction, StoredFile
 from app.models.base import utcnow
 from app.money.commissions import link, lock
-from app.web import money
+from app.web.money import format_money
 
 SETTLE_FIELDS = ("status", "net_commission", "bank_slip_file_id", "settlement_reference", "settled_by", "settled_at")
 
@@ -63,7 +63,7 @@ def settle_to_cp(tx, actor, bank_slip_file, reference, idempotency_key, confirme
         raise SettlementRefused(_refusal_for_status(tx))
     if not _same_amount(confirmed_net, tx.net_commission):
         raise SettlementRefused(
-            f"The net commission is now {money(tx.net_commission)}; check the amount and confirm it again."
+            f"The net commission is now {format_money(tx.net_commission)}; check the amount and confirm it again."
         )
     slip = _stored_slip(bank_slip_file, actor, tx)
     before = audit.snapshot(tx, *SETTLE_FIELDS)
@@ -100,7 +100,7 @@ def _notify_settled(tx: CommissionTransaction) -> None:
         "commission_settled",
         reference=("commission", tx.id),
         link=link("cp.commission_detail", tx_id=tx.id),
-        amount=money(tx.net_commission),
+        amount=format_money(tx.net_commission),
         title=tx.lead.title if tx.lead is not None else "(deleted lead)",
     )
 
@@ -125,7 +125,7 @@ def request_settlement(tx, cp_user) -> CommissionTransaction:
         reference=("commission", tx.id),
         link=link("admin.commission_detail", tx_id=tx.id),
         company=partner.company_name,
-        amount=money(tx.net_commission),
+        amount=format_money(tx.net_commission),
         title=tx.lead.title if tx.lead is not None else "(deleted lead)",
     )
     return tx

@@ -23,6 +23,7 @@ from app.reporting.reports import ReportFilters, grouped_totals
 from app.reporting.rollups import ranking
 from app.statements import per_shape
 from app.validators import query_date
+from app.web.money import currency_symbol, format_money
 
 GROUPINGS = ("week", "month")
 ZERO = Decimal("0.00")
@@ -189,7 +190,7 @@ def _fill(found: dict, keys: list[str], measure: str, zero=0) -> list:
     return [found[k][measure] if k in found else zero for k in keys]
 
 
-def lead_volume(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+def lead_volume(rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
     keys = bucket_keys(rng)
     found = (figs or figures(rng)).series
     return charts.Chart(
@@ -207,7 +208,7 @@ def lead_volume(rng: Range, currency: str = "$", figs: Figures | None = None) ->
     )
 
 
-def win_rate(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+def win_rate(rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
     """Won ÷ (won + lost) among leads closed in each period (closed = moved to Won or Lost, by stage date)."""
     keys = bucket_keys(rng)
     closed = (figs or figures(rng)).series
@@ -233,7 +234,7 @@ def win_rate(rng: Range, currency: str = "$", figs: Figures | None = None) -> ch
     )
 
 
-def revenue(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+def revenue(rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
     keys = bucket_keys(rng)
     sums = (figs or figures(rng)).series
     return charts.Chart(
@@ -250,7 +251,7 @@ def revenue(rng: Range, currency: str = "$", figs: Figures | None = None) -> cha
         x_label=rng.grouping.capitalize(),
         y_label="Amount",
         value_format="money",
-        currency=currency,
+        currency=currency or currency_symbol(),
     )
 
 
@@ -263,7 +264,7 @@ def _range_filters(rng: Range) -> ReportFilters:
     return ReportFilters(date_from=rng.date_from, date_to=rng.date_to)
 
 
-def top_partners(rng: Range, currency: str = "$", figs: Figures | None = None, limit: int = 10) -> charts.Chart:
+def top_partners(rng: Range, currency: str | None = None, figs: Figures | None = None, limit: int = 10) -> charts.Chart:
     """CPs ranked by won value over rows dated in the range (won date, or created date for unwon leads)."""
     months = rollups.partner_months(rng.date_from, rng.date_to, figs.rows_outside if figs else None)
     if months is not None:
@@ -282,12 +283,12 @@ def top_partners(rng: Range, currency: str = "$", figs: Figures | None = None, l
         x_label="Channel partner",
         y_label="Won value",
         value_format="money",
-        currency=currency,
+        currency=currency or currency_symbol(),
         extra_columns=[("Won leads", [str(r["won_leads"]) for r in rows]), ("Win rate", [_rate(r) for r in rows])],
     )
 
 
-def categories(rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+def categories(rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
     rows = list((figs or figures(rng)).categories)
     rows.sort(key=lambda r: (-r["rows"], r["category_name"] or ""))
     return charts.Chart(
@@ -303,7 +304,7 @@ def categories(rng: Range, currency: str = "$", figs: Figures | None = None) -> 
         x_label="Category",
         y_label="Leads",
         extra_columns=[
-            ("Won value", [f"{currency}{r['won_value']:,.2f}" for r in rows]),
+            ("Won value", [format_money(r["won_value"], currency) for r in rows]),
             ("Win rate", [_rate(r) for r in rows]),
         ],
     )
@@ -318,11 +319,11 @@ CHARTS = {
 }
 
 
-def build(name: str, rng: Range, currency: str = "$", figs: Figures | None = None) -> charts.Chart:
+def build(name: str, rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
     """One chart; `figs` (from figures()) lets the charts share one query."""
     return CHARTS[name](rng, currency, figs)
 
 
-def all_charts(rng: Range, currency: str = "$") -> list[charts.Chart]:
+def all_charts(rng: Range, currency: str | None = None) -> list[charts.Chart]:
     figs = figures(rng)
     return [build(name, rng, currency, figs) for name in CHARTS]

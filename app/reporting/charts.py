@@ -9,11 +9,12 @@ series with reportlab (app.reporting.exports).
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
+
+from app.web.money import format_money
 
 NAVY, BLUE, SKY = "#1e3a8a", "#2563eb", "#93c5fd"
 GREEN, RED, GREY = "#16a34a", "#dc2626", "#9ca3af"
@@ -66,7 +67,7 @@ class Chart:
         if value is None:
             return "—"
         if self.value_format == "money":
-            return f"{self.currency}{Decimal(value):,.2f}"
+            return format_money(value, self.currency)
         if self.value_format == "percent":
             return f"{float(value):.1f} %"
         return f"{int(value):,}"

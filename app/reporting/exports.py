@@ -20,6 +20,7 @@ from flask import Response
 
 from app.extensions import db
 from app.models.leads import STAGE_LABELS
+from app.web.money import format_money
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -316,11 +317,12 @@ def _progress_doc_class():
     return ProgressDoc
 
 
-def totals_summary(totals: dict, currency: str = "$") -> str:
-    return (
-        f"Totals (void excluded): {totals['rows']} leads · gross commission {currency}{totals['gross_commission']:,.2f}"
-        f" · platform fee {currency}{totals['platform_fee']:,.2f} · net CP payment {currency}{totals['net_commission']:,.2f}"
+def totals_summary(totals: dict, currency: str | None = None) -> str:
+    """The totals line under a report, in `currency` (the configured symbol unless given)."""
+    gross, fee, net = (
+        format_money(totals[key], currency) for key in ("gross_commission", "platform_fee", "net_commission")
     )
+    return f"Totals (void excluded): {totals['rows']} leads · gross commission {gross} · platform fee {fee} · net CP payment {net}"
 
 
 def _drawing(chart, regular: str):

@@ -1,7 +1,6 @@
 """Rendering helpers, error pages and security headers shared by every portal."""
 
 import logging
-from decimal import Decimal
 from functools import lru_cache, total_ordering
 from urllib.parse import urlsplit
 
@@ -21,6 +20,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 
+from app.web.money import format_money
+
 
 def is_htmx_partial() -> bool:
     """A partial is wanted only for a plain HTMX request: not boosted, not a history restore."""
@@ -38,14 +39,6 @@ def render(template: str, partial: str | None = None, status: int = 200, **conte
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
-
-
-def money(value, symbol: str | None = None) -> str:
-    if value is None:
-        return "—"
-    symbol = current_app.config["CURRENCY_SYMBOL"] if symbol is None else symbol
-    amount = value if isinstance(value, Decimal) else Decimal(value)
-    return f"-{symbol}{-amount:,.2f}" if amount < 0 else f"{symbol}{amount:,.2f}"
 
 
 @total_ordering
@@ -126,7 +119,7 @@ chart_card = memoized_macro("_macros/charts.html", "chart_card", size=256)
 
 def register_template_helpers(app) -> None:
     # The app's symbol read directly, not through current_app: a board or a list formats hundreds of amounts.
-    app.jinja_env.filters["money"] = lambda value, symbol=None: money(
+    app.jinja_env.filters["money"] = lambda value, symbol=None: format_money(
         value, app.config["CURRENCY_SYMBOL"] if symbol is None else symbol
     )
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions

@@ -6,7 +6,7 @@ Super admins may open the list and a transaction page read-only (its audit trail
 
 import uuid
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
@@ -30,6 +30,7 @@ from app.money import fees, payments, receipts, settlements
 from app.portals.admin import bp
 from app.validators import query_page
 from app.web import render
+from app.web.money import MoneyError, parse_money
 
 PAGE_SIZE = 25
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -43,10 +44,10 @@ def not_in_future(form, field):
 def money_amount(form, field):
     """A non-negative amount in cents; rejects NaN, infinity, huge values and more than two decimals."""
     try:
-        value = Decimal((field.data or "").strip().replace(",", "").lstrip("$"))
-    except InvalidOperation as exc:
-        raise ValidationError("Enter an amount such as 900.00.") from exc
-    if not value.is_finite() or value < 0 or value > MAX_AMOUNT or value != value.quantize(Decimal("0.01")):
+        value = parse_money(field.data, maximum=MAX_AMOUNT)
+    except MoneyError:
+        value = None
+    if value is None:
         raise ValidationError("Enter an amount such as 900.00.")
     field.amount = value
 

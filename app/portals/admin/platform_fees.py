@@ -21,6 +21,7 @@ from app.portals import fee_settlement_views
 from app.portals.admin import bp
 from app.validators import query_page
 from app.web import is_htmx_partial, memoized_macro, render
+from app.web.money import format_money
 
 PAGE_SIZE = 25
 MAX_FIXED_FEE = Decimal("999999999999.99")
@@ -193,7 +194,7 @@ def platform_fees_settle():
 
 def settlement_summary(settlement) -> str:
     words = "lead" if settlement.lead_count == 1 else "leads"
-    return f"{fee_settlements.money_text(settlement.amount)} platform fee covering {settlement.lead_count} {words}"
+    return f"{format_money(settlement.amount)} platform fee covering {settlement.lead_count} {words}"
 
 
 @bp.get("/platform-fees/settlements")

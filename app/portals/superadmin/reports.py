@@ -48,7 +48,7 @@ def reports_pdf():
     if totals["rows"] > current_app.config["REPORT_PDF_JOB_THRESHOLD"]:
         export = report_jobs.start_report_pdf(current_user, filters)
         db.session.commit()
-        queue.enqueue(report_jobs.build_report_pdf, str(export.id), retries=1)
+        queue.enqueue("app.jobs.reports.build_report_pdf", str(export.id), retries=1)
         return redirect(url_for("superadmin.report_export", export_id=export.id), 303)
     pdf = exports.report_pdf(
         reports.report_rows(filters),
