@@ -12,7 +12,7 @@ from app.leads import pipeline
 from app.leads import queries as lead_queries
 from app.loaders import get_or_404, load_lead
 from app.models import ChannelPartner
-from app.portals import lead_views
+from app.portals import lead_cards, lead_views
 from app.portals.admin import bp
 from app.portals.lead_forms import AllocateForm, LeadCreateForm
 from app.web import render
@@ -29,7 +29,7 @@ def _filter_choices() -> dict:
     return {"categories": lead_queries.categories()}
 
 
-bp.context_processor(lead_views.template_helpers)
+bp.context_processor(lead_cards.template_helpers)
 
 
 @bp.get("/leads")

@@ -6,10 +6,10 @@ edit=True refuses it), and any other partner's lead is 404 for every verb.
 
 from flask_login import current_user
 
-from app.portals import lead_views
+from app.portals import lead_cards, lead_views
 from app.portals.cp import bp
 
-bp.context_processor(lead_views.template_helpers)
+bp.context_processor(lead_cards.template_helpers)
 
 
 @bp.get("/leads/assigned")

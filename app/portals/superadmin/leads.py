@@ -7,12 +7,12 @@ from app.extensions import db
 from app.leads import deletion, pipeline
 from app.leads import queries as lead_queries
 from app.loaders import load_lead
-from app.portals import lead_views
+from app.portals import lead_cards, lead_views
 from app.portals.lead_forms import DeleteLeadForm
 from app.portals.superadmin import bp
 from app.web import is_htmx_partial, render
 
-bp.context_processor(lead_views.template_helpers)
+bp.context_processor(lead_cards.template_helpers)
 
 
 @bp.get("/leads")
