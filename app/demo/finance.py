@@ -123,39 +123,31 @@ def _advance(admin, partner, lead, tx, state: str, days: int) -> None:
         tx.settled_at = utcnow() - timedelta(days=max(days - 7, 0))
 
 
+def _card_payment(tx, label: str, **fields) -> None:
+    suffix = f"{label}_{tx.id.hex[:12]}"
+    db.session.add(
+        CpPayment(
+            commission_tx_id=tx.id,
+            cp_id=tx.cp_id,
+            payment_method="card",
+            amount=tx.platform_fee,
+            stripe_checkout_session_id=f"cs_{suffix}",
+            stripe_payment_id=f"pi_{suffix}",
+            **fields,
+        )
+    )
+
+
 def _fee_payment(partner, tx, state: str) -> None:
     if state == "direct_bank":
         upload = FileStorage(io.BytesIO(_receipt_png(tx.platform_fee)), filename="bank-receipt.png")
         payments.submit_bank_transfer(tx, partner.user, upload)
         return
-    # A card payment that Stripe already confirmed (the demo has no Stripe account to call).
-    db.session.add(
-        CpPayment(
-            commission_tx_id=tx.id,
-            cp_id=partner.id,
-            payment_method="card",
-            amount=tx.platform_fee,
-            status="completed",
-            stripe_checkout_session_id=f"cs_demo_{tx.id.hex[:16]}",
-            stripe_payment_id=f"pi_demo_{tx.id.hex[:16]}",
-            completed_at=utcnow() - timedelta(days=2),
-        )
-    )
-    # An earlier, replaced checkout that the client paid anyway: it never counts, and its refund is waiting for
-    # an admin (the admin commissions page lists it; the demo has no Stripe account, so a retry says so).
-    db.session.add(
-        CpPayment(
-            commission_tx_id=tx.id,
-            cp_id=partner.id,
-            payment_method="card",
-            amount=tx.platform_fee,
-            status="failed",
-            review_note=payments.REPLACED_NOTE,
-            needs_review=True,
-            stripe_checkout_session_id=f"cs_demo_old_{tx.id.hex[:12]}",
-            stripe_payment_id=f"pi_demo_old_{tx.id.hex[:12]}",
-        )
-    )
+    # A card payment that Stripe already confirmed (the demo has no Stripe account to call), and an earlier,
+    # replaced checkout that the client paid anyway: it never counts, and its refund waits for an admin (the
+    # admin commissions page lists it; without a Stripe account a retry says so).
+    _card_payment(tx, "demo", status="completed", completed_at=utcnow() - timedelta(days=2))
+    _card_payment(tx, "demo_old", status="failed", review_note=payments.REPLACED_NOTE, needs_review=True)
     db.session.flush()
 
 
