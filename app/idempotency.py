@@ -33,6 +33,7 @@ from wtforms.validators import Optional, Regexp
 from app.extensions import db
 from app.models import IdempotencyKey
 from app.models.base import utcnow
+from app.web import is_htmx
 
 FIELD = "idempotency_key"
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
@@ -217,7 +218,7 @@ def _back_to_the_page():
     referrer = request.referrer or ""
     target = referrer if referrer.startswith(request.host_url) else request.host_url
     response = current_app.response_class("", status=303)
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         response.status_code, response.headers["HX-Refresh"] = 200, "true"
     else:
         response.headers["Location"] = target

@@ -6,12 +6,13 @@ from flask import url_for
 from app.accounts.passwords import generate_temporary_password, hash_password, verify_password
 from app.audit import trail as audit
 from app.comms import notifications
+from app.errors import Refused
 from app.extensions import db
 from app.models import ChannelPartner, User
 from app.models.base import utcnow
 
 
-class AccountError(Exception):
+class AccountError(Refused):
     """A refused account operation; the message is safe to show."""
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import trail as audit
 from app.comms.notifications import notify
+from app.errors import Refused
 from app.extensions import db
 from app.files import storage
 from app.models import Category, CategoryImage, ChannelPartner, ContentImage, CpCategoryContent, Lead
@@ -19,7 +20,7 @@ IMAGES = ("image",)
 MAX_IMAGES = 12
 
 
-class CatalogError(Exception):
+class CatalogError(Refused):
     """An action refused by a catalog rule; the message is shown to the user."""
 
 

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from app.audit import trail as audit
 from app.comms import notifications
+from app.errors import Refused
 from app.extensions import db
 from app.jobs.after_commit import on_commit
 from app.jobs.queue import enqueue
@@ -21,7 +22,7 @@ from app.models import Announcement, AnnouncementTarget, ChannelPartner, Notific
 from app.models.base import utcnow
 
 
-class AnnouncementError(Exception):
+class AnnouncementError(Refused):
     """A refused announcement; the message is safe to show."""
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import trail as audit
 from app.comms import notifications
+from app.errors import Refused
 from app.extensions import db
 from app.files import storage
 from app.files.checks import TYPES
@@ -36,14 +37,10 @@ MONEY_FIELDS = ("lead_value", "commission_amount", "platform_fee_amount", "net_c
 OVERRIDE_FIELDS = ("fee_override_type", "fee_override_value", "platform_fee_amount", "net_commission")
 
 
-class PipelineError(Exception):
-    """A refused operation; the message is safe to show. `field` names the form field it concerns."""
+class PipelineError(Refused):
+    """A refused lead operation (app/errors.Refused): the message is safe to show, `field` names its form field."""
 
     status = 422
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 class StaleLead(PipelineError):

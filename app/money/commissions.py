@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 
 from app.audit import trail as audit
+from app.errors import Refused
 from app.extensions import db
 from app.models import CommissionTransaction
 from app.models.base import utcnow
@@ -27,7 +28,7 @@ PAYMENT_FIELDS = ("status", "client_paid_at", "client_payment_reference", "clien
 DIRECT_PAYMENT_NOTE = "Client paid the channel partner directly"
 
 
-class CommissionError(Exception):
+class CommissionError(Refused):
     """A money action that the transaction's current state does not allow; the message is for the user."""
 
 

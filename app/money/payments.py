@@ -21,6 +21,7 @@ from flask import current_app
 
 from app.audit import trail as audit
 from app.comms import notifications
+from app.errors import Refused
 from app.extensions import db
 from app.files import storage
 from app.models import CommissionTransaction, CpPayment
@@ -34,7 +35,7 @@ REPLACED_NOTE = "Replaced by a newer card payment attempt."
 NOT_STARTED = "The card payment could not be started. Please try again in a moment."
 
 
-class PaymentError(Exception):
+class PaymentError(Refused):
     """A payment action that is not possible now; the message is for the user."""
 
 

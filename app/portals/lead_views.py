@@ -5,16 +5,26 @@ the board columns it changed), from the kanban's Lost dialog with the columns; a
 redirects back (or re-renders the page with the errors, 422).
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
 from app.leads import pipeline
 from app.leads import queries as lead_queries
-from app.loaders import load_lead, parse_uuid
+from app.loaders import load_lead
 from app.models import Lead
-from app.models.leads import STAGES
 from app.money import commissions, fees
+from app.portals.lead_board import (
+    board_update,
+    board_update_context,
+    kanban_column,
+    kanban_move,
+    kanban_page,
+    portal,
+    scope,
+)
 from app.portals.lead_forms import (
     AmountsForm,
     EvidenceForm,
@@ -25,17 +35,10 @@ from app.portals.lead_forms import (
 )
 from app.validators import query_page
 from app.web import is_htmx_partial, render
+from app.web.actions import run_action
+from app.web.routes import add_route
 
 DETAIL_TEMPLATES = {"cp": "cp/leads/detail.html", "admin": "admin/leads/detail.html"}
-
-
-def portal() -> str:
-    return request.blueprint
-
-
-def scope():
-    """The partner whose assigned leads this board shows (None: every lead, for staff)."""
-    return current_user.partner.id if current_user.is_cp else None
 
 
 FORM_CLASSES = {
@@ -144,107 +147,66 @@ def answer(lead, context: str, message: str, status: int = 200, bound=None, stag
     return render_template("_partials/leads/_panel.html", **ctx), status
 
 
-def board_update_context(lead, stages) -> dict:
-    """What _board_update.html needs: the lead's card as it is now and the heads of the columns that changed."""
-    changed = [stage for stage in STAGES if stage in {*stages, lead.kanban_stage}]
-    totals = lead_queries.column_totals(lead_queries.LeadFilters.from_args(request.form), scope(), changed)
-    heads = [lead_queries.Column(stage, count=totals.get(stage, (0, 0))[0], total=totals.get(stage, (0, 0))[1])
-             for stage in changed]  # fmt: skip
-    card = lead_queries.Card.from_lead(lead, staff=scope() is None)
-    return {"lead": lead, "card": card, "heads": heads, "p": portal()}
-
-
-def board_update(lead, stages, message, status, **extra):
-    """The small out-of-band answer to a change on the board (see _board_update.html)."""
-    ctx = {**board_update_context(lead, stages), "message": message, "message_status": status, **extra}
-    return render_template("_partials/leads/_board_update.html", **ctx), status
-
-
-def _rollback_with_error(form, exc: pipeline.PipelineError) -> None:
-    db.session.rollback()
-    if form is not None and exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, str(exc)]
-
-
 # --- actions --------------------------------------------------------------------------------------
 
 
-def stage_action(lead_id):
-    lead = load_lead(lead_id, edit=True)
-    form = StageForm(prefix=prefix_for(lead))
-    context = request.form.get("context", "")
-    if not form.validate():
-        return answer(lead, context, "Choose a stage.", 422, bound={"stage": form})
-    old_stage = lead.kanban_stage
-    try:
-        pipeline.change_stage(lead, form.stage.data, current_user, form.version.data, form.lost_reason.data)
-    except pipeline.PipelineError as exc:
-        _rollback_with_error(form, exc)
-        keep = {"stage": form} if exc.status == 422 else None
-        return answer(lead, context, str(exc), exc.status, bound=keep, stages={old_stage})
-    db.session.commit()
-    return answer(lead, context, f"Moved to {lead.stage_label}.", stages={old_stage, lead.kanban_stage})
+def _lead_action(name: str, operation, invalid: str, success, keep_refused_form=False):
+    """The view of one action on a lead (`name` is its form in FORM_CLASSES), answered where it came from.
+    `operation(lead, form)` changes the lead; `success(lead, form)` says what happened."""
+
+    def view(lead_id):
+        lead = load_lead(lead_id, edit=True)
+        form = FORM_CLASSES[name](prefix=prefix_for(lead))
+        context = request.form.get("context", "")
+        before = lead.kanban_stage
+
+        def reply(outcome):
+            if outcome.ok:
+                return answer(lead, context, success(lead, form), stages={before, lead.kanban_stage})
+            keep = outcome.status == 422 or keep_refused_form
+            message = invalid if outcome.invalid else str(outcome.error)
+            return answer(lead, context, message, outcome.status, bound={name: form} if keep else None, stages={before})
+
+        return run_action(form, lambda f: operation(lead, f), reply)
+
+    view.__name__ = f"{name}_action"
+    return view
 
 
-def amounts_action(lead_id):
-    lead = load_lead(lead_id, edit=True)
-    form = AmountsForm(prefix=prefix_for(lead))
-    context = request.form.get("context", "")
-    if not form.validate():
-        return answer(lead, context, "Fix the amounts below.", 422, bound={"amounts": form})
-    try:
-        pipeline.set_amounts(lead, form.lead_value.data, form.commission_amount.data, current_user, form.version.data)
-    except pipeline.PipelineError as exc:
-        _rollback_with_error(form, exc)
-        return answer(lead, context, str(exc), exc.status, bound={"amounts": form} if exc.status == 422 else None)
-    db.session.commit()
-    return answer(lead, context, "Amounts saved.")
-
-
-def override_action(lead_id):
-    lead = load_lead(lead_id, edit=True)
-    form = OverrideForm(prefix=prefix_for(lead))
-    context = request.form.get("context", "")
-    if not form.validate():
-        return answer(lead, context, "Fix the fee override.", 422, bound={"override": form})
-    override_type, override_value = form.parsed
-    try:
-        pipeline.set_fee_override(lead, override_type, override_value, current_user, form.version.data)
-    except pipeline.PipelineError as exc:
-        _rollback_with_error(form, exc)
-        return answer(lead, context, str(exc), exc.status, bound={"override": form} if exc.status == 422 else None)
-    db.session.commit()
-    return answer(lead, context, "Fee override saved." if override_type else "Fee override removed.")
-
-
-def note_action(lead_id):
-    lead = load_lead(lead_id, edit=True)
-    form = NoteForm(prefix=prefix_for(lead))
-    context = request.form.get("context", "")
-    if not form.validate():
-        return answer(lead, context, "Write the note first.", 422, bound={"note": form})
-    try:
-        pipeline.add_note(lead, form.body.data, current_user)
-    except pipeline.PipelineError as exc:
-        _rollback_with_error(form, exc)
-        return answer(lead, context, str(exc), exc.status, bound={"note": form})
-    db.session.commit()
-    return answer(lead, context, "Note added.")
-
-
-def evidence_action(lead_id):
-    lead = load_lead(lead_id, edit=True)
-    form = EvidenceForm(prefix=prefix_for(lead))
-    context = request.form.get("context", "")
-    if not form.validate():
-        return answer(lead, context, "Check the upload.", 422, bound={"evidence": form})
-    try:
-        pipeline.add_evidence(lead, form.file.data, current_user, form.description.data)
-    except pipeline.PipelineError as exc:
-        _rollback_with_error(form, exc)
-        return answer(lead, context, str(exc), exc.status, bound={"evidence": form})
-    db.session.commit()
-    return answer(lead, context, "Evidence uploaded.")
+stage_action = _lead_action(
+    "stage",
+    lambda lead, f: pipeline.change_stage(lead, f.stage.data, current_user, f.version.data, f.lost_reason.data),
+    "Choose a stage.",
+    lambda lead, _f: f"Moved to {lead.stage_label}.",
+)
+amounts_action = _lead_action(
+    "amounts",
+    lambda lead, f: pipeline.set_amounts(
+        lead, f.lead_value.data, f.commission_amount.data, current_user, f.version.data
+    ),
+    "Fix the amounts below.",
+    lambda _lead, _f: "Amounts saved.",
+)
+override_action = _lead_action(
+    "override",
+    lambda lead, f: pipeline.set_fee_override(lead, *f.parsed, current_user, f.version.data),
+    "Fix the fee override.",
+    lambda _lead, f: "Fee override saved." if f.parsed[0] else "Fee override removed.",
+)
+note_action = _lead_action(
+    "note",
+    lambda lead, f: pipeline.add_note(lead, f.body.data, current_user),
+    "Write the note first.",
+    lambda _lead, _f: "Note added.",
+    keep_refused_form=True,
+)
+evidence_action = _lead_action(
+    "evidence",
+    lambda lead, f: pipeline.add_evidence(lead, f.file.data, current_user, f.description.data),
+    "Check the upload.",
+    lambda _lead, _f: "Evidence uploaded.",
+    keep_refused_form=True,
+)
 
 
 def fee_preview(lead_id):
@@ -276,77 +238,6 @@ def fee_preview(lead_id):
     return render_template("_partials/leads/_preview.html", **ctx), 422 if errors else 200
 
 
-# --- kanban ---------------------------------------------------------------------------------------
-
-
-def _parse_cards():
-    cards = {}
-    for raw in request.form.getlist("card")[: lead_queries.BOARD_LIMIT]:
-        lead_id, _, version = raw.partition(":")
-        cards[parse_uuid(lead_id)] = version
-    return cards
-
-
-def kanban_move(stage: str):
-    """A column's form after SortableJS dropped a card in it: move whichever card is new to this stage.
-
-    The answer is small and out of band: the moved card on top of its new column, the two column heads
-    and the message; a refused move puts the card back on top of its old column and says why.
-    """
-    if stage not in STAGES:
-        abort(404)
-    cards = _parse_cards()
-    if not cards:
-        return board_message("Nothing was moved.", 422)
-    query = db.select(Lead).where(Lead.id.in_(cards), Lead.kanban_stage != stage)
-    if scope() is not None:
-        query = query.where(Lead.allocated_to == scope())
-    lead = db.session.scalars(query.limit(1)).first()
-    if lead is None:
-        return board_message(None, 200)
-    old_stage = lead.kanban_stage
-    if stage == "lost":
-        form = StageForm(formdata=None, prefix=prefix_for(lead), data={"stage": "lost", "version": cards[lead.id]})
-        message = "Say why the lead was lost to move it to Lost."
-        return board_update(lead, {old_stage}, message, 200, dialog_form=form)
-    try:
-        pipeline.change_stage(lead, stage, current_user, cards[lead.id])
-    except pipeline.PipelineError as exc:
-        db.session.rollback()
-        # A refusal must still be swapped in (htmx swaps 409/422 only) so that the card goes back.
-        status = exc.status if exc.status in (409, 422) else 409
-        return board_update(lead, {old_stage}, f"“{lead.title}” was not moved: {exc}", status)
-    commit_keeping_loaded()
-    return board_update(lead, {old_stage}, f"“{lead.title}” moved to {lead.stage_label}.", 200)
-
-
-def commit_keeping_loaded() -> None:
-    """Commit at once (the row locks are held no longer than the change) without expiring what is
-    loaded: the answer is rendered from the lead and user as just written, not read back again."""
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
-
-
-def board_message(message, status):
-    return render_template("_partials/leads/_board_message.html", message=message, message_status=status), status
-
-
-def kanban_column(stage: str):
-    """The next page of one column's cards ("Show more"), with the button for the page after."""
-    if stage not in STAGES:
-        abort(404)
-    if not is_htmx_partial():
-        return redirect(url_for(f"{portal()}.leads_kanban"))
-    filters = lead_queries.LeadFilters.from_args(request.args)
-    cards, more = lead_queries.column_page(filters, stage, request.args.get("after", ""), assigned_to=scope())
-    column = lead_queries.Column(stage, cards=cards, more=more)
-    return render_template("_partials/leads/_column_page.html", column=column, filters=filters, p=portal())
-
-
 def row_details(lead_id):
     """The expanded part of a list row (amounts, evidence, notes), loaded when the row is opened."""
     lead = load_lead(lead_id)
@@ -360,21 +251,64 @@ def user_portal() -> str:
     return "cp" if current_user.is_cp else "superadmin" if current_user.is_super else "admin"
 
 
-def kanban_page(template: str, **extra):
+def list_page(portal_pages: "LeadPortal"):
     filters = lead_queries.LeadFilters.from_args(request.args)
-    columns = lead_queries.board(filters, assigned_to=scope())
-    return render(template, columns=columns, filters=filters, p=portal(), **extra)
+    pagination = lead_queries.list_page(filters, query_page(request.args), assigned_to=scope())
+    ctx = {"pagination": pagination, "filters": filters, **common_context(), **portal_pages.page_context()}
+    return render(portal_pages.list_template, partial="_partials/leads/_table.html", **ctx)
 
 
-def list_page(template: str, assigned_to=None, **extra):
-    filters = lead_queries.LeadFilters.from_args(request.args)
-    pagination = lead_queries.list_page(filters, query_page(request.args), assigned_to=assigned_to)
-    ctx = {"pagination": pagination, "filters": filters, **common_context(), **extra}
-    return render(template, partial="_partials/leads/_table.html", **ctx)
-
-
-def detail_page(lead_id, template: str, **extra):
+def detail_page(portal_pages: "LeadPortal", lead_id):
     lead = load_lead(lead_id)
     context = "board-panel" if request.args.get("from") == "board" else "panel"
-    ctx = panel_context(lead, from_board=context == "board-panel", **extra)
-    return render(template, partial="_partials/leads/_panel.html", **ctx)
+    ctx = panel_context(lead, from_board=context == "board-panel", **portal_pages.detail_context(lead))
+    return render(portal_pages.detail_template, partial="_partials/leads/_panel.html", **ctx)
+
+
+# --- the routes, declared once -------------------------------------------------------------------
+
+
+def _no_context(*_args) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class LeadPortal:
+    """What differs between the portals that show leads: where the pages are and what they add to them.
+    Without a board, a portal gets only the list (the super admin's read-only view)."""
+
+    list_page: tuple[str, str, str]  # rule, endpoint, template
+    board: tuple[str, str] | None = None  # rule, template of the kanban (and with it the lead pages and actions)
+    detail_template: str | None = None
+    page_context: Callable[[], dict] = field(default=_no_context)  # extra context of list and board pages
+    detail_context: Callable[[Lead], dict] = field(default=_no_context)
+    row_roles: tuple | None = None  # who may expand a list row here (the super admin's list uses the admins')
+
+    @property
+    def list_template(self) -> str:
+        return self.list_page[2]
+
+    @property
+    def kanban_template(self) -> str:
+        return self.board[1]
+
+
+def register(bp, pages: LeadPortal) -> None:
+    """Add the lead pages and actions to a portal's blueprint, under the same endpoint names in every portal."""
+    add_route(bp, pages.list_page[0], pages.list_page[1], lambda: list_page(pages))
+    if pages.board is None:
+        return
+    board = pages.board[0]
+    add_route(bp, board, "leads_kanban", lambda: kanban_page(pages))
+    add_route(bp, f"{board}/<stage>", "leads_kanban_move", kanban_move, methods=("POST",))
+    add_route(bp, f"{board}/<stage>/more", "leads_kanban_column", kanban_column)
+    add_route(bp, "/leads/<lead_id>/row", "lead_row_details", row_details, roles=pages.row_roles)
+    add_route(bp, "/leads/<lead_id>", "lead_detail", lambda lead_id: detail_page(pages, lead_id))
+    add_route(bp, "/leads/<lead_id>/fee-preview", "lead_fee_preview", fee_preview)
+    for path, endpoint, action in (
+        ("stage", "lead_stage", stage_action),
+        ("amounts", "lead_amounts", amounts_action),
+        ("notes", "lead_note_add", note_action),
+        ("evidence", "lead_evidence_add", evidence_action),
+    ):
+        add_route(bp, f"/leads/<lead_id>/{path}", endpoint, action, methods=("POST",))

@@ -23,14 +23,22 @@ from werkzeug.datastructures import ImmutableMultiDict
 from app.web.money import format_money
 
 
+def is_htmx() -> bool:
+    """The request was made by htmx (a partial, a boosted link or a history restore)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def htmx_redirect(target: str):
+    """Send the browser to `target`: htmx follows HX-Redirect (a 303 would be followed inside its XHR)."""
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target, code=303)
+
+
 def is_htmx_partial() -> bool:
     """A partial is wanted only for a plain HTMX request: not boosted, not a history restore."""
     headers = request.headers
-    return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
-    )
+    return is_htmx() and headers.get("HX-Boosted") != "true" and headers.get("HX-History-Restore-Request") != "true"
 
 
 def render(template: str, partial: str | None = None, status: int = 200, **context):
@@ -177,7 +185,7 @@ def register_errors(app) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(e):
-        if request.headers.get("HX-Request") == "true":
+        if is_htmx():
             response = make_response("The page expired; reloading.", 400)
             response.headers["HX-Refresh"] = "true"
             return response
@@ -242,7 +250,7 @@ def database_fault_answer(exc):
     except sa.exc.SQLAlchemyError:
         db.session.close()
     if committed:
-        if request.headers.get("HX-Request") == "true":
+        if is_htmx():
             response = make_response("", 200)
             response.headers["HX-Refresh"] = "true"
             return response

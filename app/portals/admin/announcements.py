@@ -1,6 +1,6 @@
 """Announcements: compose (all CPs or chosen ones, optional email), the sent list with read counts, detail."""
 
-from flask import flash, redirect, request, url_for
+from flask import flash, request, url_for
 from flask_login import current_user
 from wtforms import BooleanField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -12,7 +12,7 @@ from app.loaders import get_or_404
 from app.models import Announcement
 from app.portals.admin import bp
 from app.validators import query_page
-from app.web import render
+from app.web import htmx_redirect, render
 
 MESSAGE_HELP = "Blank line: new paragraph. Start lines with “- ” for a list. **bold**, *italic*, [label](https://link)."
 
@@ -75,9 +75,7 @@ def announcement_new():
     db.session.commit()
     flash("Announcement sent to its channel partners.", "success")
     target = url_for("admin.announcement_detail", announcement_id=item.id)
-    if request.headers.get("HX-Request") == "true":
-        return "", 204, {"HX-Redirect": target}
-    return redirect(target, code=303)
+    return htmx_redirect(target)
 
 
 @bp.get("/announcements/<announcement_id>")

@@ -13,7 +13,7 @@ from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_category, load_category_image, load_content
 from app.portals.admin import bp
-from app.web import render
+from app.web import is_htmx_partial, render
 
 ACCEPT_IMAGES = accept_attribute(("image",))
 
@@ -32,10 +32,6 @@ class ReviewForm(IdempotentForm):
         "Decision", choices=[("approve", "Approve"), ("reject", "Reject")], validators=[DataRequired()]
     )
     note = TextAreaField("Note to the partner", validators=[Length(max=2000)])
-
-
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _page(partial=None, status=200, **context):
@@ -112,7 +108,7 @@ def category_update(category_id):
             form.name.errors.append(str(exc))
         else:
             db.session.commit()
-            if _is_htmx():
+            if is_htmx_partial():
                 return _detail(category, partial="admin/categories/partials/_row.html")
             flash("Category saved.", "success")
             return redirect(url_for("admin.category_detail", category_id=category.id))
@@ -125,7 +121,7 @@ def category_toggle(category_id):
     category = load_category(category_id)
     catalog.set_active(category, not category.is_active, actor=current_user)
     db.session.commit()
-    if _is_htmx():
+    if is_htmx_partial():
         return _detail(category, partial="admin/categories/partials/_row.html")
     return redirect(url_for("admin.categories"))
 
@@ -142,7 +138,7 @@ def category_move(category_id):
         return _page("admin/categories/partials/_list.html", 422, message="Choose up or down.")
     catalog.move_category(category, direction, actor=current_user)
     db.session.commit()
-    if _is_htmx():
+    if is_htmx_partial():
         return _page("admin/categories/partials/_list.html")
     return redirect(url_for("admin.categories"))
 
@@ -157,7 +153,7 @@ def category_delete(category_id):
         return _detail(category, partial="admin/categories/partials/_row.html", status=409, message=str(exc))
     db.session.commit()
     flash("Category deleted.", "success")
-    if _is_htmx():
+    if is_htmx_partial():
         response = redirect(url_for("admin.categories"))
         response.headers["HX-Redirect"] = url_for("admin.categories")
         return response
@@ -188,7 +184,7 @@ def category_image_add(category_id):
         form.image.errors = [str(exc)]
         return _images(category, form, 422)
     db.session.commit()
-    return _images(category, message="Image added.") if _is_htmx() else _redirect_detail(category)
+    return _images(category, message="Image added.") if is_htmx_partial() else _redirect_detail(category)
 
 
 def _redirect_detail(category):
@@ -207,7 +203,7 @@ def category_image_remove(category_id, image_id):
     category = load_category(category_id)
     catalog.remove_category_image(_owned_image(category, image_id), actor=current_user)
     db.session.commit()
-    return _images(category, message="Image removed.") if _is_htmx() else _redirect_detail(category)
+    return _images(category, message="Image removed.") if is_htmx_partial() else _redirect_detail(category)
 
 
 @bp.post("/categories/<category_id>/images/<image_id>/move")
@@ -218,7 +214,7 @@ def category_image_move(category_id, image_id):
         return _images(category, status=422, message="Choose up or down.")
     catalog.move_category_image(image, direction, actor=current_user)
     db.session.commit()
-    return _images(category) if _is_htmx() else _redirect_detail(category)
+    return _images(category) if is_htmx_partial() else _redirect_detail(category)
 
 
 # --- review of partners' content -----------------------------------------------------------------
@@ -237,7 +233,7 @@ def content_review(content_id):
             error = str(exc)
         else:
             db.session.commit()
-            if not _is_htmx():
+            if not is_htmx_partial():
                 flash(f"Content {content.status}; the partner was told.", "success")
                 return redirect(url_for("admin.categories"))
             return _page("admin/categories/partials/_review.html", message=f"Content {content.status}.")

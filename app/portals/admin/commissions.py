@@ -29,7 +29,7 @@ from app.money import commissions as commission_service
 from app.money import fees, payments, receipts, settlements
 from app.portals.admin import bp
 from app.validators import query_page
-from app.web import render
+from app.web import is_htmx_partial, render
 from app.web.money import MoneyError, parse_money
 
 PAGE_SIZE = 25
@@ -214,7 +214,7 @@ def commission_detail(tx_id):
 
 def _done(tx, message: str):
     db.session.commit()
-    if request.headers.get("HX-Request") != "true":
+    if not is_htmx_partial():
         flash(message, "success")
         return redirect(url_for("admin.commission_detail", tx_id=tx.id), code=303)
     return _detail(tx, message=message)

@@ -197,16 +197,9 @@ def settlement_summary(settlement) -> str:
     return f"{format_money(settlement.amount)} platform fee covering {settlement.lead_count} {words}"
 
 
-@bp.get("/platform-fees/settlements")
-def platform_fees_settlements():
-    return fee_settlement_views.history_page("admin/platform_fees/settlements.html", "admin")
-
-
-@bp.get("/platform-fees/settlements/<settlement_id>")
-def platform_fees_settlement(settlement_id):
-    return fee_settlement_views.detail_page(settlement_id, "admin/platform_fees/settlement.html", "admin")
-
-
-@bp.get("/platform-fees/settlements/<settlement_id>/receipt.pdf")
-def platform_fees_receipt(settlement_id):
-    return fee_settlement_views.receipt_download(settlement_id)
+SETTLEMENTS = fee_settlement_views.SettlementPages(
+    "/platform-fees/settlements",
+    endpoints=("platform_fees_settlements", "platform_fees_settlement", "platform_fees_receipt"),
+    templates=("admin/platform_fees/settlements.html", "admin/platform_fees/settlement.html"),
+)
+fee_settlement_views.register(bp, SETTLEMENTS)

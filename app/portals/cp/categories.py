@@ -1,6 +1,6 @@
 """The customer view: a full-page showcase of categories and approved partner content; submit a lead."""
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, url_for
 from flask_login import current_user
 from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
@@ -11,7 +11,7 @@ from app.idempotency import IdempotentForm
 from app.leads import intake
 from app.loaders import load_category
 from app.portals.cp import bp
-from app.web import render
+from app.web import is_htmx_partial, render
 
 
 class LeadForm(IdempotentForm):
@@ -69,7 +69,7 @@ def category_lead_submit(category_id):
         return _lead_form(category, form, 422)
     lead = intake.submit_lead(current_user.partner, category, form.data, actor=current_user)
     db.session.commit()
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx_partial():
         return render(
             "cp/categories/lead.html", partial="cp/categories/partials/_lead_done.html", category=category, lead=lead
         )

@@ -17,7 +17,7 @@ from app.models import CommissionTransaction, CpPayment
 from app.money import payments, receipts, settlements
 from app.portals.cp import bp
 from app.validators import query_page
-from app.web import render
+from app.web import htmx_redirect, is_htmx_partial, render
 
 PAGE_SIZE = 25
 TABS = ("analysis", "settlements", "received", "payments")
@@ -135,7 +135,7 @@ def commission_detail(tx_id):
 
 def _done(tx, message: str):
     db.session.commit()
-    if request.headers.get("HX-Request") != "true":
+    if not is_htmx_partial():
         flash(message, "success")
         return redirect(url_for("cp.commission_detail", tx_id=tx.id), code=303)
     return _detail(tx, message=message)
@@ -168,11 +168,7 @@ def commission_pay_card(tx_id):
         db.session.rollback()
         return _detail(load_transaction(tx_id), status=409, error=str(exc))
     db.session.commit()
-    if request.headers.get("HX-Request") == "true":
-        response = redirect(checkout_url, code=303)
-        response.headers["HX-Redirect"] = checkout_url
-        return response
-    return redirect(checkout_url, code=303)
+    return htmx_redirect(checkout_url)
 
 
 @bp.post("/commissions/<tx_id>/pay/bank-transfer")

@@ -1,9 +1,6 @@
-"""The audit log for the super admin: the same read-only page as the admins'."""
+"""The audit log for the super admin: the same read-only page as the admins' (app/portals/audit_views.py)."""
 
-from app.portals.admin.audit import audit_page
+from app.portals import audit_views
 from app.portals.superadmin import bp
 
-
-@bp.get("/audit")
-def audit_log():
-    return audit_page("superadmin.audit_log", "superadmin/audit/page.html")
+audit_views.register(bp, "superadmin/audit/page.html")

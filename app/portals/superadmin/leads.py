@@ -15,9 +15,11 @@ from app.web import is_htmx_partial, render
 bp.context_processor(lead_cards.template_helpers)
 
 
-@bp.get("/leads")
-def leads():
-    return lead_views.list_page("superadmin/leads/page.html", categories=lead_queries.categories())
+PAGES = lead_views.LeadPortal(
+    list_page=("/leads", "leads", "superadmin/leads/page.html"),
+    page_context=lambda: {"categories": lead_queries.categories()},
+)
+lead_views.register(bp, PAGES)
 
 
 @bp.get("/leads/<lead_id>")

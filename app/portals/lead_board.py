@@ -1,0 +1,115 @@
+"""The kanban board of the CP and admin lead pages: the page, a drop in a column, a column's next cards,
+and the small out-of-band answer to any change on the board (_board_update.html)."""
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.leads import pipeline
+from app.leads import queries as lead_queries
+from app.loaders import parse_uuid
+from app.models import Lead
+from app.models.leads import STAGES
+from app.portals.lead_forms import StageForm, prefix_for
+from app.web import is_htmx_partial, render
+
+
+def portal() -> str:
+    return request.blueprint
+
+
+def scope():
+    """The partner whose assigned leads this board shows (None: every lead, for staff)."""
+    return current_user.partner.id if current_user.is_cp else None
+
+
+def board_update_context(lead, stages) -> dict:
+    """What _board_update.html needs: the lead's card as it is now and the heads of the columns that changed."""
+    changed = [stage for stage in STAGES if stage in {*stages, lead.kanban_stage}]
+    totals = lead_queries.column_totals(lead_queries.LeadFilters.from_args(request.form), scope(), changed)
+    heads = [lead_queries.Column(stage, count=totals.get(stage, (0, 0))[0], total=totals.get(stage, (0, 0))[1])
+             for stage in changed]  # fmt: skip
+    card = lead_queries.Card.from_lead(lead, staff=scope() is None)
+    return {"lead": lead, "card": card, "heads": heads, "p": portal()}
+
+
+def board_update(lead, stages, message, status, **extra):
+    """The small out-of-band answer to a change on the board (see _board_update.html)."""
+    ctx = {**board_update_context(lead, stages), "message": message, "message_status": status, **extra}
+    return render_template("_partials/leads/_board_update.html", **ctx), status
+
+
+def kanban_page(portal_pages):
+    filters = lead_queries.LeadFilters.from_args(request.args)
+    columns = lead_queries.board(filters, assigned_to=scope())
+    return render(
+        portal_pages.kanban_template, columns=columns, filters=filters, p=portal(), **portal_pages.page_context()
+    )
+
+
+def _parse_cards():
+    cards = {}
+    for raw in request.form.getlist("card")[: lead_queries.BOARD_LIMIT]:
+        lead_id, _, version = raw.partition(":")
+        cards[parse_uuid(lead_id)] = version
+    return cards
+
+
+def kanban_move(stage: str):
+    """A column's form after SortableJS dropped a card in it: move whichever card is new to this stage.
+
+    The answer is small and out of band: the moved card on top of its new column, the two column heads
+    and the message; a refused move puts the card back on top of its old column and says why.
+    """
+    if stage not in STAGES:
+        abort(404)
+    cards = _parse_cards()
+    if not cards:
+        return board_message("Nothing was moved.", 422)
+    query = db.select(Lead).where(Lead.id.in_(cards), Lead.kanban_stage != stage)
+    if scope() is not None:
+        query = query.where(Lead.allocated_to == scope())
+    lead = db.session.scalars(query.limit(1)).first()
+    if lead is None:
+        return board_message(None, 200)
+    old_stage = lead.kanban_stage
+    if stage == "lost":
+        form = StageForm(formdata=None, prefix=prefix_for(lead), data={"stage": "lost", "version": cards[lead.id]})
+        message = "Say why the lead was lost to move it to Lost."
+        return board_update(lead, {old_stage}, message, 200, dialog_form=form)
+    try:
+        pipeline.change_stage(lead, stage, current_user, cards[lead.id])
+    except pipeline.PipelineError as exc:
+        db.session.rollback()
+        # A refusal must still be swapped in (htmx swaps 409/422 only) so that the card goes back.
+        status = exc.status if exc.status in (409, 422) else 409
+        return board_update(lead, {old_stage}, f"“{lead.title}” was not moved: {exc}", status)
+    commit_keeping_loaded()
+    return board_update(lead, {old_stage}, f"“{lead.title}” moved to {lead.stage_label}.", 200)
+
+
+def commit_keeping_loaded() -> None:
+    """Commit at once (the row locks are held no longer than the change) without expiring what is
+    loaded: the answer is rendered from the lead and user as just written, not read back again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def board_message(message, status):
+    return render_template("_partials/leads/_board_message.html", message=message, message_status=status), status
+
+
+def kanban_column(stage: str):
+    """The next page of one column's cards ("Show more"), with the button for the page after."""
+    if stage not in STAGES:
+        abort(404)
+    if not is_htmx_partial():
+        return redirect(url_for(f"{portal()}.leads_kanban"))
+    filters = lead_queries.LeadFilters.from_args(request.args)
+    cards, more = lead_queries.column_page(filters, stage, request.args.get("after", ""), assigned_to=scope())
+    column = lead_queries.Column(stage, cards=cards, more=more)
+    return render_template("_partials/leads/_column_page.html", column=column, filters=filters, p=portal())
