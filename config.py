@@ -24,6 +24,9 @@ def _bool(name: str, default: bool = False) -> bool:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # Fernet keys, comma-separated, newest first (app/crypto.py); required in production. Without it,
+    # development and tests derive one key from SECRET_KEY.
+    ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS") or None
     SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{BASE_DIR / 'instance' / 'leadflow.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -47,6 +50,16 @@ class Config:
     PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_TIMEOUT
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")  # per account (or known device)
     LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "30 per minute")  # per client address
+    # The second login step (/auth/mfa), per account and per client address; and whether admins and super admins
+    # must use MFA (on in production, off elsewhere so the README's demo logins work).
+    MFA_RATE_LIMIT = os.environ.get("MFA_RATE_LIMIT", "5 per minute")
+    MFA_REQUIRED_FOR_STAFF = _bool("MFA_REQUIRED_FOR_STAFF")
+    # Sign-up per client address; reset requests per address and per email; confirmation resends per user;
+    # staff invites per inviting super admin.
+    SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "10 per hour")
+    RESET_RATE_LIMIT = os.environ.get("RESET_RATE_LIMIT", "5 per hour")
+    CONFIRM_RESEND_RATE_LIMIT = os.environ.get("CONFIRM_RESEND_RATE_LIMIT", "3 per hour")
+    STAFF_INVITE_RATE_LIMIT = os.environ.get("STAFF_INVITE_RATE_LIMIT", "20 per hour")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None  # default: REDIS_URL, else memory
     HSTS = False
 
@@ -119,6 +132,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     HSTS = True
     JSON_LOGS = True
+    MFA_REQUIRED_FOR_STAFF = _bool("MFA_REQUIRED_FOR_STAFF", True)
     SQLALCHEMY_DATABASE_URI = _database_url(None)
 
 

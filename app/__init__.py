@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import BASE_DIR, CONFIGS
 
 # Blueprints outside the portals (each package defines `bp` and declares its roles per route).
-SHARED_BLUEPRINTS = ("app.files", "app.account", "app.webhooks", "app.notifications")
+SHARED_BLUEPRINTS = ("app.files", "app.account", "app.webhooks", "app.notifications", "app.join")
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -111,6 +111,7 @@ def register_web(app: Flask) -> None:
     from app.web.navigation import register_navigation
 
     app.before_request(access.enforce)
+    app.jinja_env.globals["may"] = access.may  # show only the buttons that work for this person
     web.register_template_helpers(app)
     web.register_errors(app)
     web.register_security_headers(app)

@@ -8,7 +8,7 @@ refused with 403, so a forgotten declaration fails closed.
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
-from app.accounts import sessions
+from app.accounts import mfa, sessions
 
 CP, ADMIN, SUPER = "channel_partner", "admin", "super_admin"
 STAFF = (ADMIN, SUPER)
@@ -18,10 +18,14 @@ PUBLIC = "public"
 _blueprint_roles: dict[str, tuple[str, ...]] = {}
 # Pages a pending (not yet approved) or password-change-bound user may still open.
 _ALWAYS_OPEN = {"static", "auth.logout", "core.healthz"}
-_PENDING_OPEN = _ALWAYS_OPEN | {"auth.pending"}
+_PENDING_OPEN = _ALWAYS_OPEN | {"auth.pending", "auth.confirm_resend"}
 _PASSWORD_OPEN = _ALWAYS_OPEN | {"auth.change_password"}
 
 HOME = {CP: "cp.dashboard", ADMIN: "admin.dashboard", SUPER: "superadmin.dashboard"}
+# Set in the session when this login passed MFA or the user was seen to have it on: no query per page after that.
+MFA_SESSION_KEY = "mfa"
+# Where a user whose role requires MFA, and who has none yet, is sent: the security page and its actions.
+_MFA_ENROLMENT = "account.security"
 
 
 def roles(*allowed: str):
@@ -92,8 +96,71 @@ def enforce():
         return redirect(url_for("auth.pending"))
     if current_user.must_change_password and endpoint not in _PASSWORD_OPEN:
         return redirect(url_for("auth.change_password"))
+    if endpoint not in _ALWAYS_OPEN and _mfa_missing(endpoint):
+        return _to_mfa_enrolment()
     if endpoint in _ALWAYS_OPEN or endpoint in _PENDING_OPEN or endpoint in _PASSWORD_OPEN:
         return None
     if current_user.status != "active" or current_user.role not in allowed:
         abort(403)
+    if current_user.is_cp and current_user.member_role not in member_roles_for(endpoint):
+        abort(403)
     return None
+
+
+def _mfa_missing(endpoint: str) -> bool:
+    """True for staff who must use MFA (MFA_REQUIRED_FOR_STAFF) and have not turned it on, outside the security page."""
+    if endpoint.startswith(_MFA_ENROLMENT) or session.get(MFA_SESSION_KEY) or not mfa.required_for(current_user):
+        return False
+    if mfa.is_enabled(current_user):
+        session[MFA_SESSION_KEY] = True
+        return False
+    return True
+
+
+def _to_mfa_enrolment():
+    target = url_for(_MFA_ENROLMENT)
+    if request.headers.get("HX-Request") == "true":
+        response = current_app.response_class(status=200)
+        response.headers["HX-Redirect"] = target
+        return response
+    flash("Your role requires two-factor authentication: set it up to continue.", "warning")
+    return redirect(target)
+
+
+# --- a partner's members: owner, manager, viewer ---------------------------------------------------
+
+OWNER, MANAGER, VIEWER = "owner", "manager", "viewer"
+ANY_MEMBER = (OWNER, MANAGER, VIEWER)
+WORKERS = (OWNER, MANAGER)
+
+
+def members(*allowed: str):
+    """The member roles a partner's route admits, when not the default (see member_roles_for)."""
+
+    def decorate(view):
+        view.member_roles = tuple(allowed)
+        return view
+
+    return decorate
+
+
+def may(endpoint: str, method: str = "POST") -> bool:
+    """For templates: whether the current user's role (and member role) admits `method` on `endpoint`, so a
+    page shows only the buttons that work for this person."""
+    allowed = allowed_roles_for(endpoint)
+    if allowed is None or not current_user.is_authenticated:
+        return allowed == PUBLIC
+    if allowed != PUBLIC and current_user.role not in allowed:
+        return False
+    return not current_user.is_cp or current_user.member_role in member_roles_for(endpoint, method)
+
+
+def member_roles_for(endpoint: str, method: str | None = None) -> tuple[str, ...]:
+    """In the partner portal, members may read what their partner may (GET) and changing anything needs an owner
+    or manager; a route marked @members(...) says otherwise (the owner's pages: team, bank details, payouts)."""
+    declared = getattr(current_app.view_functions.get(endpoint), "member_roles", None)
+    if declared is not None:
+        return declared
+    if not endpoint.startswith("cp.") or (method or request.method) in ("GET", "HEAD"):
+        return ANY_MEMBER  # a member's own things (account, notifications) are theirs whatever the role
+    return WORKERS

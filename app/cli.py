@@ -1,4 +1,4 @@
-"""Command-line tasks: flask create-superadmin, seed-demo, worker, requeue-stranded, purge-abandoned-uploads."""
+"""Command-line tasks: flask create-superadmin, create-user, seed-demo, worker, requeue-stranded, purge-abandoned-uploads."""
 
 import time
 
@@ -11,6 +11,7 @@ from app.extensions import db
 
 def register_cli(app) -> None:
     app.cli.add_command(create_superadmin)
+    app.cli.add_command(create_user)
     app.cli.add_command(secure_audit_log)
     app.cli.add_command(seed_demo)
     app.cli.add_command(worker)
@@ -18,6 +19,8 @@ def register_cli(app) -> None:
     app.cli.add_command(rebuild_rollups_command)
     app.cli.add_command(purge_abandoned_uploads)
     app.cli.add_command(requeue_stranded_command)
+    app.cli.add_command(reset_mfa)
+    app.cli.add_command(rotate_key)
 
 
 @click.command("create-superadmin")
@@ -44,6 +47,49 @@ def create_superadmin(email: str, name: str, password: str) -> None:
     click.echo(f"Super admin {user.email} is ready.")
 
 
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "superadmin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+def create_user(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Create an active admin or super admin; without --password-stdin, print a set-password link (7 days)."""
+    from app.accounts import staff
+    from app.accounts.operations import AccountError
+
+    password = None
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        if not 10 <= len(password) <= 128:
+            raise click.BadParameter("the password needs 10 to 128 characters", param_hint="--password-stdin")
+    try:
+        user, link = staff.create_from_cli(email, name, "super_admin" if role == "superadmin" else role, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{staff.STAFF_ROLES[user.role]} {user.email} is ready.")
+    if link:
+        base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        click.echo(f"Set-password link (works once, for 7 days): {base}{link}")
+
+
+@click.command("reset-mfa")
+@click.argument("email")
+def reset_mfa(email: str) -> None:
+    """Remove a user's two-factor authentication (lost phone and recovery codes); they set it up again."""
+    from app.accounts import mfa
+    from app.accounts.operations import find_by_email
+
+    user = find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    if not mfa.reset(user):
+        db.session.rollback()  # let go of the row lock taken to look
+        raise click.ClickException(f"{user.email} has no two-factor authentication")
+    db.session.commit()
+    click.echo(f"Two-factor authentication removed for {user.email}; they set it up again at their next login.")
+
+
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Fill the database with demo data; safe to run again."""
@@ -55,8 +101,11 @@ def seed_demo() -> None:
         "super@demo.test",
         "admin@demo.test",
         "cp1@demo.test",
+        "cp1-manager@demo.test",
+        "cp1-viewer@demo.test",
         "cp2@demo.test",
         "cp3@demo.test",
+        "cp4@demo.test",
         "pending@demo.test",
     ):
         click.echo(f"  {email}")
@@ -180,3 +229,24 @@ def seed_scale_command(cps: int, leads: int, months: int, seed: int, reset: bool
     from app.tools.scale import seed_scale  # the generator is loaded only here, never by a web worker
 
     seed_scale(cps, leads, months, seed, reset)
+
+
+@click.command("rotate-key")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1), help="Rows per transaction.")
+def rotate_key(batch_size: int) -> None:
+    """Re-encrypt every encrypted column with the first key of ENCRYPTION_KEYS (put the new key first).
+
+    Keep the old key after the new one until this has finished; then it can be removed.
+    """
+    from app.crypto import rotate_keys
+
+    try:
+        counts = rotate_keys(batch_size)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    for column, tally in counts.items():
+        click.echo(
+            f"{column}: {tally['rotated']} re-encrypted, {tally['current']} already on the first key, "
+            f"{tally['changed']} changed meanwhile (left as written)"
+        )
+    click.echo(f"Done: {sum(t['rotated'] for t in counts.values())} values re-encrypted with the first key.")

@@ -29,7 +29,7 @@ def get_or_404(model, record_id):
 def load_partner(partner_id) -> ChannelPartner:
     """Staff see every partner; a CP only its own."""
     partner = get_or_404(ChannelPartner, partner_id)
-    if current_user.is_cp and partner.user_id != current_user.id:
+    if current_user.is_cp and (current_user.partner is None or current_user.partner.id != partner.id):
         abort(404)
     return partner
 

@@ -33,10 +33,27 @@ def check_config(app) -> None:
             raise ConfigurationError(f"SECRET_KEY is too short: use at least {MIN_SECRET_LENGTH} random characters.")
         if not cfg.get("SQLALCHEMY_DATABASE_URI"):
             raise ConfigurationError("DATABASE_URL must be set in production.")
+        _check_encryption_keys(cfg)
     if cfg["STORAGE_BACKEND"] not in {"local", "s3"}:
         raise ConfigurationError(f"STORAGE_BACKEND must be local or s3, not {cfg['STORAGE_BACKEND']!r}.")
     if cfg["STORAGE_BACKEND"] == "s3" and not cfg.get("S3_BUCKET"):
         raise ConfigurationError("STORAGE_BACKEND=s3 needs S3_BUCKET.")
+
+
+_MAKE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
+
+def _check_encryption_keys(cfg) -> None:
+    """Bank numbers, tax ids and TOTP secrets are encrypted with these keys: never with one derived from SECRET_KEY."""
+    from app.crypto import invalid_keys
+
+    if not (cfg.get("ENCRYPTION_KEYS") or "").strip():
+        raise ConfigurationError(f"ENCRYPTION_KEYS must be set in production; make a key with: {_MAKE_KEY}")
+    bad = invalid_keys(cfg)
+    if bad:
+        raise ConfigurationError(
+            f"ENCRYPTION_KEYS entry {', '.join(map(str, bad))} is not a Fernet key; make one with: {_MAKE_KEY}"
+        )
 
 
 def check_database(app) -> None:

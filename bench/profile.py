@@ -33,8 +33,9 @@ def main(role: str, paths: list[str]) -> None:
     from app.accounts import sessions
     from app.extensions import db
     from app.models import User
+    from bench.run import encryption_keys
 
-    app = create_app("production", SECRET_KEY="x" * 40, SESSION_COOKIE_SECURE=False)
+    app = create_app("production", SECRET_KEY="x" * 40, ENCRYPTION_KEYS=encryption_keys(), SESSION_COOKIE_SECURE=False)
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == EMAILS[role]))
         user_token = user.get_id()

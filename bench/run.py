@@ -94,15 +94,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def encryption_keys() -> str:
+    """The keys `flask seed-scale` encrypted the bank numbers with: ENCRYPTION_KEYS, else the development key."""
+    from app.crypto import configured_keys
+    from config import DevelopmentConfig
+
+    dev = {"ENCRYPTION_KEYS": DevelopmentConfig.ENCRYPTION_KEYS, "SECRET_KEY": DevelopmentConfig.SECRET_KEY}
+    return ",".join(configured_keys(dev))
+
+
 def start_server(args, port: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
         "LEADFLOW_CONFIG": "production",
         "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEYS": encryption_keys(),
         "BENCH_FLOOR": "1",
         "BENCH_QUERY_COUNT": "1",
         "JSON_LOGS": "0",
+        "MFA_REQUIRED_FOR_STAFF": "0",  # the generated staff have no second factor; the pages are what is measured
     }
     env.pop("REDIS_URL", None)  # jobs (email, PDFs) run in-process: nothing else to start
     command = [sys.executable, "-m", "gunicorn", "--worker-class", args.worker_class, "--workers", str(args.workers),
@@ -116,7 +127,9 @@ def build_app(database_url: str):
     from app import create_app
 
     uri = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return create_app("production", SQLALCHEMY_DATABASE_URI=uri, SECRET_KEY=secrets.token_hex(32))
+    return create_app(
+        "production", SQLALCHEMY_DATABASE_URI=uri, SECRET_KEY=secrets.token_hex(32), ENCRYPTION_KEYS=encryption_keys()
+    )
 
 
 def url_builder(app, endpoint: str):

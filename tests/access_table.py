@@ -2,8 +2,11 @@
 
 Keys are "METHOD endpoint"; values are (path, expected) where the path may name ids from
 tests/world.py in braces and `expected` maps each role to a status code. Roles:
-anon (not logged in), pending (a CP awaiting approval), cp (owns the world's records),
-other (a second approved CP), admin, super. POSTs are sent with an empty form (CSRF off), so an
+anon (not logged in), pending (a CP awaiting approval), cp (the owner of the partner that owns the
+world's records), manager and viewer (two more members of that partner), other (the owner of a second
+partner: a member of another partner), admin, super. Members read what their partner may; in the
+partner portal only owners and managers change things (a viewer's POST is 403), and routes marked
+owner_only() are the owner's alone. POSTs are sent with an empty form (CSRF off), so an
 admitted role usually gets its validation answer (422) or the action's redirect.
 
 A route missing from this table, or an entry for a route that no longer exists, fails the suite.
@@ -16,17 +19,36 @@ import pkgutil
 
 from tests import access_routes
 
-ROLES = ("anon", "pending", "other", "cp", "admin", "super")
+ROLES = ("anon", "pending", "other", "cp", "manager", "viewer", "admin", "super")
 
 
-def expect(anon=302, pending=302, cp=403, other=None, admin=403, super=403) -> dict:
+def expect(anon=302, pending=302, cp=403, other=None, admin=403, super=403, manager=None, viewer=None) -> dict:
+    """manager/viewer left None are filled in for each route below (see _members)."""
     return {
         "anon": anon,
         "pending": pending,
         "cp": cp,
+        "manager": manager,
+        "viewer": viewer,
         "other": cp if other is None else other,
         "admin": admin,
         "super": super,
+    }
+
+
+def owner_only(ok=200, other=None) -> dict:
+    """A partner route for its owner alone: team, company and bank details, payouts and fee payments."""
+    return expect(cp=ok, other=ok if other is None else other, manager=403, viewer=403)
+
+
+def _members(key: str, expected: dict) -> dict:
+    """A manager gets what the owner gets; a viewer too, except a change in the partner portal (403)."""
+    method, endpoint = key.split(" ", 1)
+    changes = method not in ("GET", "HEAD") and endpoint.startswith("cp.")
+    return {
+        **expected,
+        "manager": expected["cp"] if expected["manager"] is None else expected["manager"],
+        "viewer": (403 if changes else expected["cp"]) if expected["viewer"] is None else expected["viewer"],
     }
 
 
@@ -97,3 +119,5 @@ for _module in pkgutil.iter_modules(access_routes.__path__):
     _clash = ROUTES.keys() & _rows.keys()
     assert not _clash, f"routes listed twice: {_clash}"
     ROUTES.update(_rows)
+
+ROUTES = {key: (path, _members(key, expected)) for key, (path, expected) in ROUTES.items()}

@@ -3,6 +3,7 @@
 import itertools
 from decimal import Decimal
 
+from app.accounts.operations import add_owner
 from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import Category, ChannelPartner, Lead, PlatformFeeConfig, User
@@ -21,6 +22,7 @@ def make_user(role: str = "admin", status: str = "active", email: str | None = N
         role=role,
         status=status,
         password_hash=kw.pop("password_hash", None) or hash_password(kw.pop("password", PASSWORD)),
+        email_confirmed_at=kw.pop("email_confirmed_at", utcnow()),  # pass None for a sign-up not yet confirmed
         **kw,
     )
     db.session.add(user)
@@ -41,10 +43,12 @@ def make_partner(status: str = "approved", company: str | None = None, **kw) -> 
         bank_account_name=kw.pop("bank_account_name", "Test Account"),
         bank_branch=kw.pop("bank_branch", "Main"),
         bank_swift_code=kw.pop("bank_swift_code", "TESTUS33"),
+        kyc_status=kw.pop("kyc_status", "verified"),  # payouts wait for verified bank details
         **kw,
     )
     db.session.add(partner)
     db.session.flush()
+    add_owner(partner, user)
     return partner
 
 
@@ -83,3 +87,15 @@ def make_lead(assignee: ChannelPartner | None = None, originator: ChannelPartner
     fees.apply_to_lead(lead)
     db.session.flush()
     return lead
+
+
+def make_member(partner: ChannelPartner, role: str = "manager", **kw) -> User:
+    """A second login of `partner` with a member role (owner, manager or viewer)."""
+    from app.models import PartnerMember
+
+    user = make_user("channel_partner", **kw)
+    member = PartnerMember(partner_id=partner.id, user_id=user.id, role=role, status="active")
+    db.session.add(member)
+    db.session.flush()
+    user.membership = member
+    return user

@@ -38,6 +38,8 @@ LABELS = {
     "stripe_events": "Stripe events (malformed, stale sessions)",
     "upload_bombs": "Upload bombs (pixel, frame, zip)",
     "money_races": "Money edits racing settlements",
+    "one_time_links": "One-time links (reset, set-password, confirmation: reuse, expiry, two clicks at once)",
+    "staff_rules": "Staff: the last active super admin (mutual suspensions at once)",
 }
 
 

@@ -44,6 +44,11 @@ def test_sign_up_then_pending_then_approval_then_login(client, mail_outbox):
     admin_client = login(client.application.test_client(), admin)
     page = admin_client.get("/admin/partners?tab=pending").get_data(as_text=True)
     assert "New Partner Ltd" in page
+    # Approval waits for the partner to confirm their address through the emailed link.
+    assert admin_client.post(f"/admin/partners/{user.partner.id}/approve").status_code == 409
+    confirmation = next(m for m in mail_outbox if m["To"] == "new@partner.test")
+    link = re.search(r"/auth/confirm/[\w-]+", confirmation.get_body(("plain",)).get_content()).group(0)
+    assert client.post(link).status_code == 200
     response = admin_client.post(f"/admin/partners/{user.partner.id}/approve", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert f'id="partner-{user.partner.id}"' in response.get_data(as_text=True)  # the row, not a page
@@ -102,7 +107,7 @@ def test_rejection_sends_the_note_and_blocks_login(client, mail_outbox):
     assert log_in(client, "maybe@partner.test").status_code == 401
 
 
-def test_manual_add_then_welcome_email_then_forced_password_change(client, mail_outbox):
+def test_manual_add_then_welcome_email_then_set_password_link(client, mail_outbox):
     admin = factories.make_user("admin")
     db.session.commit()
     admin_client = login(client.application.test_client(), admin)
@@ -116,20 +121,16 @@ def test_manual_add_then_welcome_email_then_forced_password_change(client, mail_
     response = admin_client.post(f"/admin/partners/{partner.id}/welcome-email", headers={"HX-Request": "true"})
     assert response.status_code == 200 and "Welcome email" in response.get_data(as_text=True)
     text = mail_outbox[-1].get_body(("plain",)).get_content()
-    temp_password = re.search(r"Temporary password: (\S+)", text).group(1)
-    assert len(temp_password) >= 16
+    link = re.search(r"/auth/set-password/([\w-]+)", text)
+    assert link and "Temporary password" not in text
     assert (
         db.session.scalar(sa.select(EmailOutbox.status).where(EmailOutbox.to_email == "manual@partner.test")) == "sent"
     )
-    assert temp_password not in str(db.session.scalar(sa.select(EmailOutbox.context)))  # never stored at rest
+    assert link.group(1) not in str(db.session.scalar(sa.select(EmailOutbox.context)))  # never stored at rest
 
-    response = log_in(client, "manual@partner.test", temp_password)
-    assert response.status_code == 302
-    assert client.get("/cp/").headers["Location"] == "/auth/change-password"
-    response = client.post(
-        "/auth/change-password",
-        data={"current_password": temp_password, "new_password": "my-own-password", "confirm": "my-own-password"},
-    )
+    response = client.post(link.group(0), data={"new_password": "my-own-password", "confirm": "my-own-password"})
+    assert response.headers["Location"] == "/auth/login"
+    response = log_in(client, "manual@partner.test", "my-own-password")
     assert response.headers["Location"] == "/cp/"
     assert client.get("/cp/").status_code == 200
     # "Send welcome email" again is refused once the partner has chosen a password.

@@ -206,3 +206,21 @@ def test_originated_leads_are_own_only_and_paginated(app):
     assert "Page 2 of 2" in second
     allocated = cp.get("/cp/leads/originated?status=allocated", headers=HX).get_data(as_text=True)
     assert "Allocated one" in allocated and "Mine 01" not in allocated and "<html" not in allocated
+
+
+def test_a_partner_past_its_monthly_quota_or_without_originates_is_refused_with_a_message(app):
+    """SPEC 9.1: the monthly lead quota and the "originates" capability, checked on every submission."""
+    partner, cp = _cp_client(app, company="Quota Co")
+    partner.monthly_lead_quota = 1
+    category = factories.make_category("Security")
+    db.session.commit()
+    url = f"/cp/categories/{category.id}/lead"
+    form = {"title": "First", "contact_name": "Dana", "contact_email": "dana@example.com"}
+    assert cp.post(url, data=form).status_code == 302
+    over = cp.post(url, data={**form, "title": "Second"})
+    assert over.status_code == 409 and "quota of 1 leads this month" in over.get_data(as_text=True)
+    partner.monthly_lead_quota, partner.cap_originates = None, False
+    db.session.commit()
+    off = cp.post(url, data={**form, "title": "Third"})
+    assert off.status_code == 409 and "not set up to submit leads" in off.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 1

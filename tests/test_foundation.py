@@ -135,7 +135,8 @@ def test_seed_demo_is_idempotent_and_covers_every_stage(app):
     } <= emails
     statuses = dict(db.session.execute(sa.select(User.email, User.status)).all())
     assert statuses["pending@demo.test"] == "pending"
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ChannelPartner)) == 4
+    # cp1-3, pending, unconfirmed (email confirmation) and cp4 (inactive)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ChannelPartner)) == 6
     rule = db.session.scalar(sa.select(PlatformFeeConfig).where(PlatformFeeConfig.is_active.is_(True)))
     assert (rule.fee_type, rule.fee_value) == ("percentage", 10)
     stages = set(db.session.scalars(sa.select(Lead.kanban_stage).distinct()))

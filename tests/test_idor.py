@@ -3,6 +3,7 @@ route has, full page and HTMX: always 404 and nothing changes. Files are tried o
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from app.access import CP, allowed_roles_for
@@ -39,9 +40,11 @@ def id_routes(app):
             yield endpoint, path, expected, names
 
 
-def test_the_other_cp_gets_404_for_every_record_of_the_owner(app):
+@pytest.mark.parametrize("intruder_role", ["other", "other_manager"])
+def test_the_other_cp_gets_404_for_every_record_of_the_owner(app, intruder_role):
+    """The other partner's owner, and a manager of the other partner: the same 404s."""
     world = build_world()
-    intruder = client_for(app, world, "other")
+    intruder = client_for(app, world, intruder_role)
     before = fingerprint()
     attempts, shared, wrong = 0, 0, []
     for endpoint, path, expected, names in id_routes(app):
@@ -55,7 +58,9 @@ def test_the_other_cp_gets_404_for_every_record_of_the_owner(app):
             for headers in ({}, {"HX-Request": "true"}):
                 response = intruder.open(fill(path, world), method=method, data={"note": "mine now"}, headers=headers)
                 attempts += 1
-                if response.status_code != 404:
+                expect_404 = response.status_code == 404
+                # a manager may not reach an owner-only route at all: refused before the record is looked up
+                if not expect_404 and not (intruder_role == "other_manager" and response.status_code == 403):
                     wrong.append(f"{method} {path} ({endpoint}) {headers}: {response.status_code}")
     changed = changed_tables(before, fingerprint())
     record("idor", attempts=attempts, not_404=len(wrong), shared_catalogue_routes=shared)
@@ -63,6 +68,28 @@ def test_the_other_cp_gets_404_for_every_record_of_the_owner(app):
     assert attempts > 0
     assert not wrong, "\n".join(wrong)
     assert changed == [], f"the intruder's requests changed {changed}"
+
+
+def test_a_viewer_of_the_same_partner_changes_nothing(app):
+    """A second member of the same partner with the viewer role: every change in the partner portal is refused
+    (403), full page and HTMX, and no table changes."""
+    world = build_world()
+    viewer = client_for(app, world, "viewer")
+    before = fingerprint()
+    tried, wrong = 0, []
+    for method, endpoint, path, _expected in routes():
+        if method == "GET" or not endpoint.startswith("cp."):
+            continue
+        for headers in ({}, {"HX-Request": "true"}):
+            response = viewer.open(fill(path, world), method=method, data={"note": "mine now"}, headers=headers)
+            tried += 1
+            if response.status_code != 403:
+                wrong.append(f"{method} {path} ({endpoint}) {headers}: {response.status_code}")
+    changed = changed_tables(before, fingerprint())
+    record("idor", viewer_change_attempts=tried)
+    assert tried > 20
+    assert not wrong, "\n".join(wrong)
+    assert changed == [], f"the viewer's requests changed {changed}"
 
 
 def test_every_private_file_of_the_owner_is_404_for_the_other_cp(app):

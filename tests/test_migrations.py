@@ -90,3 +90,39 @@ def test_the_fee_ready_migration_counts_the_fees_already_there(tmp_path):
     assert ready > 0
     checked = flask("rebuild-rollups", "--check", database=database)
     assert checked.returncode == 0 and "reconcile with the rows" in checked.stdout, checked.stdout + checked.stderr
+
+
+def _owners_after_the_members_migration(database: str) -> None:
+    """a1f0c0de0007 on a database with partners: each partner's user becomes the owner of its team."""
+    for step in (("db", "upgrade"), ("seed-demo",), ("db", "downgrade", "a1f0c0de0006"), ("db", "upgrade")):
+        done = flask(*step, database=database)
+        assert done.returncode == 0, done.stderr
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        partners = set(conn.execute(sa.text("SELECT id, user_id FROM channel_partners")).all())
+        owners = set(
+            conn.execute(
+                sa.text("SELECT partner_id, user_id FROM partner_members WHERE role = 'owner' AND status = 'active'")
+            ).all()
+        )
+    engine.dispose()
+    assert len(partners) >= 5 and owners == partners
+
+
+def test_the_members_migration_makes_each_partners_user_its_owner_on_sqlite(tmp_path):
+    _owners_after_the_members_migration(f"sqlite:///{tmp_path / 'demo.db'}")
+
+
+@requires_postgres
+def test_the_members_migration_makes_each_partners_user_its_owner_on_postgres():
+    server = sa.make_url(database_url().replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"leadflow_members_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        _owners_after_the_members_migration(server.set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -79,7 +79,8 @@ def test_new_cp_awaiting_approval_reaches_every_active_admin_in_app_and_by_email
     assert {(n.title, n.message, n.type, n.reference_type) for n in rows} == {
         ("New channel partner awaiting approval", text, "approval", "cp")
     }
-    assert sorted(m["To"] for m in smtp.messages) == sorted(a.email for a in admins)
+    # The admins, and the partner's own address confirmation email (issue 17).
+    assert sorted(m["To"] for m in smtp.messages) == sorted([*(a.email for a in admins), "priya@sunrise.test"])
     message = smtp.to(admins[0].email)[0]
     assert message["Subject"] == "New channel partner awaiting approval"
     assert text in text_of(message)

@@ -16,6 +16,7 @@ from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "a-long-random-production-secret-0123456789"
+FERNET_KEY = "MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA="  # a valid Fernet key (32 bytes of "0")
 
 
 def app_with_failing_route(**overrides):
@@ -78,6 +79,7 @@ def test_production_logs_one_json_line_per_request(tmp_path):
         PRODUCTION_SCRIPT,
         LEADFLOW_CONFIG="production",
         SECRET_KEY=STRONG_SECRET,
+        ENCRYPTION_KEYS=FERNET_KEY,
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
     )
     assert done.returncode == 0, done.stderr
@@ -167,8 +169,22 @@ GUNICORN_IMPORT = (sys.executable, "-c", "import wsgi")
                 "LEADFLOW_CONFIG": "production",
                 "SECRET_KEY": STRONG_SECRET,
                 "DATABASE_URL": "postgresql://leadflow:hunter2@127.0.0.1:9/leadflow",
+                "ENCRYPTION_KEYS": FERNET_KEY,
             },
             "cannot reach the database",
+        ),
+        (
+            {"LEADFLOW_CONFIG": "production", "SECRET_KEY": STRONG_SECRET, "DATABASE_URL": "sqlite:///x.db"},
+            "ENCRYPTION_KEYS must be set in production; make a key with: python -c",
+        ),
+        (
+            {
+                "LEADFLOW_CONFIG": "production",
+                "SECRET_KEY": STRONG_SECRET,
+                "DATABASE_URL": "sqlite:///x.db",
+                "ENCRYPTION_KEYS": f"{FERNET_KEY},not-a-key",
+            },
+            "ENCRYPTION_KEYS entry 2 is not a Fernet key",
         ),
         ({"LEADFLOW_CONFIG": "staging"}, "LEADFLOW_CONFIG must be one of"),
         ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs S3_BUCKET"),

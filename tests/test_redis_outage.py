@@ -92,7 +92,8 @@ def assert_outage_state(admin, partners):
     notified = {user_id for (user_id,) in rows(Notification, Notification.user_id)}
     assert {p.user_id for p in partners} | {admin.id} <= notified
     outbox = rows(EmailOutbox, EmailOutbox.to_email, EmailOutbox.status, EmailOutbox.attempts)
-    assert len(outbox) == len(partners) + 1  # 50 announcement emails + "new channel partner" to the admin
+    # 50 announcement emails + "new channel partner" to the admin + the joiner's address confirmation
+    assert len(outbox) == len(partners) + 2
     assert {(status, attempts) for _to, status, attempts in outbox} == {("queued", 0)}
 
 
@@ -234,13 +235,13 @@ def test_after_the_outage_the_sweeper_and_a_real_worker_send_every_email_exactly
     assert_outage_state(admin, partners)
     with SmtpServer() as smtp, redis_mode(app) as (client, queue):  # Redis is back
         swept = jobs.requeue_stranded(grace_seconds=0)
-        assert swept == {"announcements": 0, "emails": PARTNERS + 1, "reports": 0}
+        assert swept == {"announcements": 0, "emails": PARTNERS + 2, "reports": 0}
         assert jobs.requeue_stranded(grace_seconds=0)["emails"] == 0  # a second sweep adds nothing: all in RQ
-        assert Queue(queue, connection=client).count == PARTNERS + 1
+        assert Queue(queue, connection=client).count == PARTNERS + 2
         run_worker(queue, STRANDED_GRACE_SECONDS=0, **smtp.env())
         outbox = rows(EmailOutbox, EmailOutbox.id, EmailOutbox.to_email, EmailOutbox.status, EmailOutbox.attempts)
         ids = smtp.recorder.message_ids()
-    expected = sorted([p.user.email for p in partners] + [admin.email])
+    expected = sorted([p.user.email for p in partners] + [admin.email, "joiner@example.test"])
     sent_once = sorted(m["To"] for m in smtp.recorder.messages) == expected and len(set(ids)) == len(ids)
     record("redis_outage", tried=1, held=int(sent_once), emails_recovered=len(ids))
     assert {(status, attempts) for _id, _to, status, attempts in outbox} == {("sent", 1)}
@@ -263,10 +264,10 @@ def test_a_worker_starting_after_the_outage_delivers_everything_on_its_own(app, 
     with SmtpServer() as smtp, redis_mode(app) as (_client, queue):
         log = run_worker(queue, **smtp.env())
         outbox = rows(EmailOutbox, EmailOutbox.to_email, EmailOutbox.status)
-    assert "Requeued stranded work: {'announcements': 1, 'emails': 6, 'reports': 0}" in log, log
+    assert "Requeued stranded work: {'announcements': 1, 'emails': 7, 'reports': 0}" in log, log
     assert count(Announcement, Announcement.sent_at.is_(None)) == 0
     assert count(Notification, Notification.reference_id == lost.id) == len(partners)
-    assert {status for _to, status in outbox} == {"sent"} and len(outbox) == 2 * len(partners) + 1
+    assert {status for _to, status in outbox} == {"sent"} and len(outbox) == 2 * len(partners) + 2
     assert sorted(m["To"] for m in smtp.recorder.messages) == sorted(to for to, _status in outbox)
     assert len(set(smtp.recorder.message_ids())) == len(outbox)
     record("redis_outage", tried=1, held=1, emails_recovered=len(outbox))

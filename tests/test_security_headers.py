@@ -21,6 +21,7 @@ STRONG_SECRET = "a-long-random-production-secret-0123456789"
 def production_app(**overrides):
     config = {
         "SECRET_KEY": STRONG_SECRET,
+        "ENCRYPTION_KEYS": "0" * 43 + "=",  # a valid Fernet key
         "SQLALCHEMY_DATABASE_URI": database_url().replace("postgresql://", "postgresql+psycopg://", 1),
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",

@@ -187,3 +187,20 @@ def test_request_settlement_queue_and_refusals(app, people):
     assert [t.id for t in settlements.request_queue()] == [due.id]
     assert post_settle(login(app.test_client(), people["admin"]), due.id).status_code == 303
     assert settlements.request_queue() == []
+
+
+@pytest.mark.parametrize("kyc", ["unverified", "rejected"])
+def test_a_payout_waits_for_verified_bank_details(app, people, kyc):
+    """SPEC 9.1: no settlement to a partner whose bank details an admin has not verified; the page says why."""
+    people["cp"].kyc_status = kyc
+    tx = won_transaction(people["cp"], people["admin"], "Unverified payout", "due")
+    db.session.commit()
+    admin = login(app.test_client(), people["admin"])
+    page = admin.get(f"/admin/commissions/{tx.id}").get_data(as_text=True)
+    assert 'id="settle-blocked"' in page and 'id="settle-form"' not in page
+    refused = post_settle(admin, tx.id)
+    assert refused.status_code == 409 and "not verified" in refused.get_data(as_text=True)
+    assert state(tx.id).status == "due"
+    people["cp"].kyc_status = "verified"
+    db.session.commit()
+    assert post_settle(admin, tx.id).status_code == 303 and state(tx.id).status == "paid"

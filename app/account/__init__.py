@@ -1,4 +1,4 @@
-"""/account: any logged-in user's own settings (the avatar shown in the header)."""
+"""/account: any logged-in user's own settings (the avatar shown in the header); /account/security in security.py."""
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
@@ -10,6 +10,7 @@ from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.partners import profiles
+from app.portals import load_sections
 from app.web import render
 
 bp = Blueprint("account", __name__)
@@ -45,3 +46,6 @@ def settings():
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("account.settings"))
+
+
+load_sections(__name__, __path__)  # security: MFA and sessions, on this blueprint

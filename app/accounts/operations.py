@@ -1,14 +1,16 @@
 """Sign-up, approval, manual add, suspension and passwords of users and their channel partners."""
 
+import secrets
+
 import sqlalchemy as sa
 from flask import url_for
 
-from app.accounts.passwords import generate_temporary_password, hash_password, verify_password
+from app.accounts.passwords import hash_password, verify_password
 from app.audit import trail as audit
 from app.comms import notifications
 from app.errors import Refused
 from app.extensions import db
-from app.models import ChannelPartner, User
+from app.models import ChannelPartner, PartnerMember, User
 from app.models.base import utcnow
 
 
@@ -22,6 +24,15 @@ def normalise_email(email: str) -> str:
 
 def find_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def add_owner(partner: ChannelPartner, user: User) -> PartnerMember:
+    """The partner's first owner: the account that created it (its other members: app/partners/members.py)."""
+    member = PartnerMember(partner_id=partner.id, user_id=user.id, role="owner", status="active")
+    db.session.add(member)
+    db.session.flush()
+    user.membership = member
+    return member
 
 
 def register_cp(email: str, password: str, company_name: str, name: str = "") -> User:
@@ -40,6 +51,7 @@ def register_cp(email: str, password: str, company_name: str, name: str = "") ->
     partner = ChannelPartner(user_id=user.id, company_name=company_name.strip(), status="pending")
     db.session.add(partner)
     db.session.flush()
+    add_owner(partner, user)
     audit.record(user, "cp.registered", partner, after={"email": user.email, "company": partner.company_name})
     notifications.notify_admins(
         "cp_signed_up",
@@ -47,12 +59,16 @@ def register_cp(email: str, password: str, company_name: str, name: str = "") ->
         reference=("cp", partner.id),
         link=url_for("admin.partner_detail", partner_id=partner.id),
     )
+    # The link is issued by the email job (app/accounts/recovery.email_link), so no token sits in the outbox.
+    notifications.queue_email(user, "confirm_email", "Confirm your email address", {"name": user.display_name})
     return user
 
 
 def approve_cp(partner: ChannelPartner, actor: User) -> None:
     if partner.status not in {"pending", "rejected"}:
         raise AccountError("Only pending or rejected partners can be approved.")
+    if partner.user.email_confirmed_at is None:
+        raise AccountError("The partner has not confirmed their email address yet, so it cannot be approved.")
     before = {"status": partner.status}
     partner.status, partner.approved_by, partner.approved_at = "approved", actor.id, utcnow()
     partner.user.status = "active"
@@ -96,17 +112,23 @@ def set_suspended(partner: ChannelPartner, actor: User, suspended: bool) -> None
     before = {"status": partner.status}
     partner.status = "suspended" if suspended else "approved"
     partner.user.status = "suspended" if suspended else "active"
-    partner.user.session_version += 1  # ends every open session of this user
+    members = db.session.scalars(
+        sa.select(User)
+        .join(PartnerMember, PartnerMember.user_id == User.id)
+        .where(PartnerMember.partner_id == partner.id)
+    )
+    for user in {partner.user, *members}:
+        user.session_version += 1  # ends every open session of the partner's people
     audit.record(actor, "cp.suspended" if suspended else "cp.reactivated", partner, before, {"status": partner.status})
 
 
 def manual_add_cp(name: str, company_name: str, email: str, actor: User) -> User:
-    """An admin adds an approved CP; the temporary password is only ever created inside the welcome email job."""
+    """An admin adds an approved CP. They have no usable password until they open the welcome email's link."""
     if find_by_email(email):
         raise AccountError("An account with this email already exists.")
     user = User(
         email=normalise_email(email),
-        password_hash=hash_password(generate_temporary_password(32)),
+        password_hash=hash_password(secrets.token_urlsafe(32)),  # never told to anyone: only the link sets one
         name=name.strip(),
         role="channel_partner",
         status="active",
@@ -123,12 +145,13 @@ def manual_add_cp(name: str, company_name: str, email: str, actor: User) -> User
     )
     db.session.add(partner)
     db.session.flush()
+    add_owner(partner, user)
     audit.record(actor, "cp.manually_added", partner, after={"email": user.email, "company": partner.company_name})
     return user
 
 
 def send_welcome_credentials(user: User, actor: User) -> None:
-    """Queue the welcome email; the job sets a fresh temporary password and puts it in the email."""
+    """Queue the welcome email; its job issues a fresh set-password link (7 days), voiding the one sent before."""
     if not user.must_change_password:
         raise AccountError("This partner has already chosen a password.")
     notifications.queue_email(
@@ -138,13 +161,6 @@ def send_welcome_credentials(user: User, actor: User) -> None:
         {"name": user.display_name, "email": user.email, "login_path": url_for("auth.login")},
     )
     audit.record(actor, "cp.welcome_email_sent", ("users", user.id))
-
-
-def issue_temporary_password(user: User) -> str:
-    password = generate_temporary_password()
-    user.password_hash = hash_password(password)
-    user.must_change_password = True
-    return password
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -1,7 +1,6 @@
 """Password hashing with Argon2id."""
 
 import secrets
-import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,8 +42,3 @@ def _dummy_hash() -> str:
     if id(hasher) not in _dummy_hashes:
         _dummy_hashes[id(hasher)] = hasher.hash(secrets.token_hex(16))
     return _dummy_hashes[id(hasher)]
-
-
-def generate_temporary_password(length: int = 16) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))

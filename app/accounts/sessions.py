@@ -45,12 +45,12 @@ def load_user(token: str) -> User | None:
         sa.select(User, UserSession)
         .join(UserSession, UserSession.user_id == User.id)
         .where(User.id == user_uuid, UserSession.id == session_id, UserSession.ended_at.is_(None))
-        .options(joinedload(User.partner))
+        .options(joinedload(User.membership))
     ).first()
     if found is None:
         return None
     user, row = found
-    if str(user.session_version) != version or user.status not in {"active", "pending"}:
+    if str(user.session_version) != version or not user.is_active:
         return None
     g.user_session = row
     return user

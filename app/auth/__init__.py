@@ -1,11 +1,13 @@
 """Sign-up, login, logout, forced password change and the approval-pending screen."""
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+import importlib
+
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.access import ANY_USER, home_url, public, roles
+from app.accounts import limits, sessions, throttle
 from app.accounts import operations as accounts
-from app.accounts import sessions, throttle
 from app.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
 from app.extensions import db
 from app.models.base import utcnow
@@ -37,24 +39,16 @@ def login():
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
     user = accounts.authenticate(form.email.data, form.password.data)
-    if user is None or user.status not in {"active", "pending"}:
+    if user is None or not user.is_active:
         form.password.errors.append("Wrong email or password.")
         if user is not None and user.status == "suspended":
             form.password.errors[-1] = "Wrong email or password, or the account is not active."
         return render("auth/login.html", form=form, status=401)
     throttle.login_throttle().forgive(throttle.account_buckets(form.email.data))
-    _start_session(user)
-    response = redirect(_safe_next(request.args.get("next")) or home_url(user))
-    if throttle.known_device(form.email.data) is None:
-        response.set_cookie(
-            throttle.DEVICE_COOKIE,
-            throttle.device_cookie_value(form.email.data),
-            max_age=throttle.DEVICE_COOKIE_DAYS * 24 * 3600,
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
-            httponly=True,
-            samesite="Lax",
-        )
-    return response
+    # With MFA on, the second step (app/auth/mfa.py) comes first; it also starts the session and sets the device cookie.
+    from app.auth import mfa  # a section of this package (loaded at the end of this module)
+
+    return mfa.after_password(user, request.args.get("next"))
 
 
 def _start_session(user) -> None:
@@ -85,6 +79,9 @@ def register():
         return redirect(home_url(current_user))
     form = RegisterForm()
     if form.validate_on_submit():
+        verdict = limits.signup()  # counted once the form is valid: each of these may create an account
+        if not verdict.allowed:
+            return limits.too_many(verdict, "sign-ups from your network")
         try:
             user = accounts.register_cp(
                 form.email.data, form.password.data, form.company_name.data, form.name.data or ""
@@ -124,3 +121,9 @@ def change_password():
             flash("Your password has been changed.", "success")
             return redirect(home_url(current_user))
     return render("auth/change_password.html", form=form, status=422 if form.errors else 200)
+
+
+# Sections whose routes are on this blueprint, imported by name as the portals' sections are (app.portals), so that
+# they can take `bp` from here without an import circle.
+for _section in ("confirm", "mfa", "reset"):
+    importlib.import_module(f"{__name__}.{_section}")

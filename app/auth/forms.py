@@ -30,3 +30,16 @@ class ChangePasswordForm(FlaskForm):
     def validate_new_password(self, field):
         if field.data and field.data.lower() == (self.current_password.data or "").lower():
             raise ValidationError("Choose a password different from the current one.")
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), EmailAddress(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    """A reset or set-password link's form: the same rules as changing a password."""
+
+    new_password = PasswordField("New password", validators=PASSWORD_RULES)
+    confirm = PasswordField(
+        "Confirm new password", validators=[DataRequired(), EqualTo("new_password", "Passwords differ.")]
+    )

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.files import storage
 from app.models import Category, CategoryImage, ChannelPartner, ContentImage, CpCategoryContent, Lead
 from app.models.base import utcnow
+from app.partners.members import active_users
 
 IMAGES = ("image",)
 MAX_IMAGES = 12
@@ -211,7 +212,7 @@ def review_content(content: CpCategoryContent, approve: bool, note: str, *, acto
     partner = db.session.get(ChannelPartner, content.cp_id)
     category = db.session.get(Category, content.category_id)
     notify(
-        [partner.user],
+        active_users(partner),
         "content_reviewed",
         category=category.name,
         outcome=outcome,

@@ -18,7 +18,7 @@ from app.errors import Refused
 from app.extensions import db
 from app.jobs.after_commit import on_commit
 from app.jobs.queue import enqueue
-from app.models import Announcement, AnnouncementTarget, ChannelPartner, Notification, User
+from app.models import Announcement, AnnouncementTarget, ChannelPartner, Notification, PartnerMember, User
 from app.models.base import utcnow
 
 
@@ -113,11 +113,12 @@ def send(actor: User, title: str, content: str, partner_ids, send_email: bool) -
 
 
 def recipients(announcement: Announcement) -> list[User]:
-    """The users an announcement goes to: its chosen CPs, or every approved CP, active users only."""
+    """The users an announcement goes to: the active members of its chosen CPs, or of every approved CP."""
     stmt = (
         sa.select(User)
-        .join(ChannelPartner, ChannelPartner.user_id == User.id)
-        .where(ChannelPartner.status == "approved", User.status == "active")
+        .join(PartnerMember, PartnerMember.user_id == User.id)
+        .join(ChannelPartner, ChannelPartner.id == PartnerMember.partner_id)
+        .where(ChannelPartner.status == "approved", User.status == "active", PartnerMember.status == "active")
     )
     if announcement.target_type == "specific":
         chosen = sa.select(AnnouncementTarget.cp_id).where(AnnouncementTarget.announcement_id == announcement.id)
@@ -191,7 +192,8 @@ def delivery_rows(announcement: Announcement) -> list[tuple[User, ChannelPartner
     stmt = (
         sa.select(User, ChannelPartner, Notification)
         .join(User, User.id == Notification.user_id)
-        .outerjoin(ChannelPartner, ChannelPartner.user_id == User.id)
+        .outerjoin(PartnerMember, PartnerMember.user_id == User.id)
+        .outerjoin(ChannelPartner, ChannelPartner.id == PartnerMember.partner_id)
         .where(Notification.reference_type == "announcement", Notification.reference_id == announcement.id)
         .order_by(ChannelPartner.company_name, User.email)
     )
@@ -216,8 +218,9 @@ def latest(limit: int = 5) -> list[Announcement]:
 
 def latest_for_partner(partner: ChannelPartner, limit: int = 5) -> list[Announcement]:
     """The newest announcements this CP received (its dashboard's panel)."""
+    team = sa.select(PartnerMember.user_id).where(PartnerMember.partner_id == partner.id)
     received = sa.select(Notification.reference_id).where(
-        Notification.user_id == partner.user_id, Notification.reference_type == "announcement"
+        Notification.user_id.in_(team), Notification.reference_type == "announcement"
     )
     stmt = (
         sa.select(Announcement)

@@ -117,7 +117,21 @@ EVENTS = {
         True,
     ),
     "bank_details_changed": Event(
-        "system", "Bank details changed", "{company} changed its bank details. Please review them.", True
+        "system",
+        "Bank details changed",
+        "{company} changed its bank details ({fields}); KYC is back to unverified. Please review them.",
+        True,
+    ),
+    "kyc_reviewed": Event(
+        "system",
+        "Bank details {outcome}",
+        "An admin {outcome} your bank details.{note}",
+        True,
+        (CP,),
+        label="Bank details verified or rejected",
+    ),
+    "member_joined": Event(
+        "system", "A new member joined", "{name} joined your team with the invite code, as a viewer.", False, (CP,)
     ),
     "content_reviewed": Event(
         "system", "Category content {outcome}", "Your content for '{category}' was {outcome}.", False, (CP,)

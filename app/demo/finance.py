@@ -44,7 +44,7 @@ def _slip_pdf(partner: ChannelPartner, amount: Decimal, reference: str) -> bytes
         f"Reference: {reference}",
         f"Amount: {format_money(amount)}",
         f"Beneficiary: {partner.bank_account_name or partner.company_name}",
-        f"Bank: {partner.bank_name or '-'}  Account: {partner.bank_account_number or '-'}",
+        f"Bank: {partner.bank_name or '-'}  Account: {partner.masked_account_number or partner.masked_iban or '-'}",
         "Status: Executed",
     ]
     for offset, line in enumerate(lines):

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from app.accounts.operations import add_owner
 from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import ChannelPartner, PlatformFeeConfig, User
@@ -57,6 +58,8 @@ def seed() -> None:
             partner = ChannelPartner(user_id=user.id, company_name=company, status=status, contact_phone="+1 555 0100")
             if status == "approved":
                 partner.approved_by, partner.approved_at = admin.id, utcnow()
+                # checked at approval; app/demo/kyc.py later changes some of them (back to unverified or rejected)
+                partner.kyc_status, partner.kyc_reviewed_by, partner.kyc_reviewed_at = "verified", admin.id, utcnow()
             if bank:
                 (
                     partner.bank_name,
@@ -66,6 +69,8 @@ def seed() -> None:
                     partner.bank_swift_code,
                 ) = bank
             db.session.add(partner)
+            db.session.flush()
+            add_owner(partner, user)
     if db.session.scalar(sa.select(sa.func.count()).select_from(PlatformFeeConfig)) == 0:
         db.session.add(
             PlatformFeeConfig(

@@ -7,12 +7,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app.accounts.operations import issue_temporary_password
+from app.accounts import recovery
 from app.comms import announcements, mail
 from app.extensions import db
 from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT, enqueue
 from app.models import Announcement, EmailOutbox, ReportExport, User
 from app.models.base import utcnow
+from app.partners import members
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,22 @@ def send_email(outbox_id: str) -> str:
 
 def _context(row: EmailOutbox) -> dict:
     context = dict(row.context)
-    if row.template == "welcome_credentials":
-        user = db.session.get(User, row.user_id)
-        context["temp_password"] = issue_temporary_password(user) if user and user.must_change_password else None
+    if row.template == "member_invite":
+        context["link"] = members.invite_email_link(context["invite_id"])
+        db.session.commit()
+    elif row.template in recovery.EMAIL_LINKS:
+        # The one-time link is made here, at sending, so no token is ever stored in the outbox row; a new email
+        # (or this one sent again) voids the previous link. Committed before the message can reach anyone.
+        user = db.session.get(User, row.user_id) if row.user_id else None
+        context["link"] = recovery.email_link(row.template, user)
+        db.session.commit()
     return context
+
+
+def request_password_reset(email: str) -> None:
+    """/auth/reset's job: the account lookup happens here, so the page answers alike for any address."""
+    recovery.request_reset(email)
+    db.session.commit()
 
 
 def deliver_announcement(announcement_id: str) -> int:

@@ -28,6 +28,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.leads import FEE_TYPES, STAGE_LABELS, STAGES
 from app.money import commissions
+from app.partners.members import active_users
 from app.web import money
 
 MAX_MONEY = Decimal("999999999999.99")
@@ -60,14 +61,19 @@ class NotAllowed(PipelineError):
 
 # --- checks -----------------------------------------------------------------------------------
 
+LEAD_WORKERS = ("owner", "manager")  # a partner's members who work its leads (viewers read only)
+
 
 def may_edit(user, lead) -> bool:
-    """Admins edit every lead; a CP only the leads assigned to it; the super admin only reads."""
+    """Admins edit every lead; a partner's owners and managers only the leads assigned to it; viewers and the
+    super admin only read."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     if user.is_admin:
         return True
-    return bool(user.is_cp and user.partner is not None and lead.allocated_to == user.partner.id)
+    if not user.is_cp or user.member_role not in LEAD_WORKERS:
+        return False
+    return user.partner is not None and lead.allocated_to == user.partner.id
 
 
 def _require_edit(lead, actor) -> None:
@@ -192,8 +198,10 @@ def allocate(lead, partner, actor, override=None, expected_version=None) -> Lead
     `override` is an optional (type, value) fee override set at the same time.
     """
     _require_admin(actor)
-    if partner is None or partner.status != "approved":
-        raise PipelineError("Choose an approved channel partner.", "partner")
+    if partner is not None and partner.status == "inactive":
+        raise PipelineError(f"{partner.company_name} is inactive and takes no new leads.", "partner")
+    if partner is None or not partner.takes_new_leads:
+        raise PipelineError("Choose an approved channel partner that works assigned leads.", "partner")
     _assert_not_frozen(lead)
     _claim_version(lead, expected_version)
     before = audit.snapshot(lead, "allocated_to", "allocation_status", "kanban_stage", *OVERRIDE_FIELDS)
@@ -210,7 +218,7 @@ def allocate(lead, partner, actor, override=None, expected_version=None) -> Lead
     _activity(lead, actor, "allocated", partner=partner.company_name, previous=previous)
     audit.record(actor, "lead.allocated", lead, before=before, after=audit.snapshot(lead, *before.keys()))
     notifications.notify(
-        [partner.user],
+        active_users(partner),
         "lead_assigned",
         reference=("lead", lead.id),
         link=url_for("cp.lead_detail", lead_id=lead.id),

@@ -367,8 +367,11 @@ def partner_label(partner_id) -> str:
 
 
 def approved_partners() -> list[sa.Row]:
-    """(id, company_name) of every approved partner, for pickers: plain rows, not 10,000 loaded models."""
-    stmt = sa.select(ChannelPartner.id, ChannelPartner.company_name).where(ChannelPartner.status == "approved")
+    """(id, company_name) of every partner that takes new leads (approved, works assigned leads), for the
+    allocation picker: plain rows, not 10,000 loaded models. Inactive partners are not offered."""
+    stmt = sa.select(ChannelPartner.id, ChannelPartner.company_name).where(
+        ChannelPartner.status == "approved", ChannelPartner.cap_works.is_(True)
+    )
     return list(db.session.execute(stmt.order_by(ChannelPartner.company_name)))
 
 

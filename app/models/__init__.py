@@ -14,8 +14,11 @@ from app.models.finance import (
 )
 from app.models.idempotency import IdempotencyKey
 from app.models.leads import Lead, LeadActivity, LeadEvidence, LeadNote
+from app.models.members import PartnerInvite, PartnerMember
 from app.models.partners import ChannelPartner
 from app.models.reports import ReportExport
+from app.models.security import MfaCredential, MfaRecoveryCode
+from app.models.tokens import OneTimeToken
 from app.models.users import User, UserSession
 
 __all__ = [
@@ -35,7 +38,12 @@ __all__ = [
     "LeadActivity",
     "LeadEvidence",
     "LeadNote",
+    "MfaCredential",
+    "PartnerInvite",
+    "PartnerMember",
+    "MfaRecoveryCode",
     "Notification",
+    "OneTimeToken",
     "PlatformFeeConfig",
     "PlatformFeeSettlement",
     "PlatformFeeSettlementItem",

@@ -28,7 +28,10 @@ class User(UserMixin, Timestamps, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
     role: Mapped[str] = mapped_column(enum(*ROLES, name="user_role"), nullable=False, index=True)
     status: Mapped[str] = mapped_column(enum(*USER_STATUSES, name="user_status"), nullable=False, index=True)
+    # True until the person has chosen a password (manual adds, staff invites: they get a set-password link).
     must_change_password: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # Set when the person opened a confirmation (or set-password, or reset) link sent to `email`.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     avatar_file_id: Mapped[uuid.UUID | None] = fk("stored_files.id", nullable=True, ondelete="SET NULL")
     # Bumped on suspension or password change; a session carrying an older value is ended.
     session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
@@ -36,16 +39,35 @@ class User(UserMixin, Timestamps, db.Model):
     # Event keys (see services.notifications.EVENTS) this user does not want by email.
     email_muted_events: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
 
-    partner = relationship(
-        "ChannelPartner", back_populates="user", uselist=False, foreign_keys="ChannelPartner.user_id"
+    membership = relationship(
+        "PartnerMember", back_populates="user", uselist=False, foreign_keys="PartnerMember.user_id"
     )
+
+    @property
+    def partner(self):
+        """The partner this login works for (through its membership), or None."""
+        membership = self.membership
+        return membership.partner if membership is not None else None
+
+    @property
+    def member_role(self) -> str | None:
+        """owner, manager or viewer for a partner's member; None for staff."""
+        membership = self.membership
+        return membership.role if membership is not None else None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
 
     @property
-    def is_active(self) -> bool:  # Flask-Login: pending users may log in to see the pending page
-        return self.status in {"active", "pending"}
+    def is_active(self) -> bool:
+        """May log in (Flask-Login): pending users may, to see the pending page; a partner's member only while
+        the membership is active and the partner not suspended."""
+        if self.status not in {"active", "pending"}:
+            return False
+        if not self.is_cp:
+            return True
+        membership = self.membership
+        return membership is not None and membership.is_active and membership.partner.status != "suspended"
 
     @property
     def is_cp(self) -> bool:

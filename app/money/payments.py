@@ -27,6 +27,7 @@ from app.files import storage
 from app.models import CommissionTransaction, CpPayment
 from app.models.base import utcnow
 from app.money.commissions import link, lock
+from app.partners.members import active_users
 from app.web.money import format_money
 
 PAYMENT_FIELDS = ("status", "payment_method", "amount", "stripe_payment_id", "review_note")
@@ -237,11 +238,10 @@ def review_bank_transfer(payment, actor, approve: bool, note: str | None = None)
 
 
 def notify_outcome(payment: CpPayment, outcome: str) -> None:
-    user = payment.partner.user if payment.partner is not None else None
-    if user is None:
+    if payment.partner is None:
         return
     notifications.notify(
-        [user],
+        active_users(payment.partner, roles=("owner", "manager")),
         "cp_payment_reviewed",
         reference=("payment", payment.id),
         link=link("cp.commission_detail", tx_id=payment.commission_tx_id),

@@ -132,7 +132,9 @@ def _partner_lines(partner, with_bank: bool) -> list[str]:
             lines += [
                 f"Bank: {partner.bank_name}" + (f", {partner.bank_branch}" if partner.bank_branch else ""),
                 f"Account name: {partner.bank_account_name}",
-                f"Account number: {partner.masked_account_number}",
+                f"Account number: {partner.masked_account_number}"
+                if partner.bank_account_number
+                else f"IBAN: {partner.masked_iban}",
                 f"SWIFT: {partner.bank_swift_code}" if partner.bank_swift_code else "",
             ]
         else:

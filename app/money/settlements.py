@@ -17,6 +17,7 @@ from app.files import storage
 from app.models import CommissionTransaction, StoredFile
 from app.models.base import utcnow
 from app.money.commissions import link, lock
+from app.partners.members import active_users
 from app.web.money import format_money
 
 SETTLE_FIELDS = ("status", "net_commission", "bank_slip_file_id", "settlement_reference", "settled_by", "settled_at")
@@ -61,6 +62,8 @@ def settle_to_cp(tx, actor, bank_slip_file, reference, idempotency_key, confirme
         return tx  # the same form, submitted again while the first was being saved
     if tx.status != "due":
         raise SettlementRefused(_refusal_for_status(tx))
+    if tx.partner.kyc_status != "verified":  # SPEC 9.1: payouts wait for verified bank details
+        raise SettlementRefused("The partner's bank details are not verified: verify them on its page before paying.")
     if not _same_amount(confirmed_net, tx.net_commission):
         raise SettlementRefused(
             f"The net commission is now {format_money(tx.net_commission)}; check the amount and confirm it again."
@@ -96,7 +99,7 @@ def _notify_settled(tx: CommissionTransaction) -> None:
     if partner is None or partner.user is None:
         return
     notifications.notify(
-        [partner.user],
+        active_users(partner),
         "commission_settled",
         reference=("commission", tx.id),
         link=link("cp.commission_detail", tx_id=tx.id),

@@ -1,17 +1,15 @@
 """Company profiles, bank details, logos and avatars.
 
-Bank details are where commission money goes: every change is audited with before and after, and
-the admins are told.
+Bank details are where commission money goes: every change is audited with before and after (secret
+fields masked), sends KYC back to unverified and tells the admins (app.partners.kyc).
 """
 
-from flask import url_for
-
 from app.audit import trail as audit
-from app.comms.notifications import notify_admins
 from app.extensions import db
 from app.files import storage
 from app.models import ChannelPartner, StoredFile, User
 from app.models.partners import BANK_FIELDS
+from app.partners import kyc
 
 COMPANY_FIELDS = ("company_name", "contact_phone", "website", "address")
 IMAGES = ("image",)
@@ -22,11 +20,13 @@ def _clean(value):
     return value or None
 
 
-def account_number_for(viewer: User, partner: ChannelPartner) -> str:
-    """The account number in full for its owner and for staff; masked for anyone else."""
-    if viewer is not None and (viewer.is_staff or viewer.id == partner.user_id):
-        return partner.bank_account_number or ""
-    return partner.masked_account_number
+def _bank_value(field: str, value):
+    value = _clean(value)
+    if value is None:
+        return "bank_transfer" if field == "payout_method" else None
+    if field in ("bank_iban", "bank_swift_code", "bank_currency"):
+        return value.replace(" ", "").upper()  # stored compact; the settle screen groups the IBAN by four
+    return value
 
 
 def update_company(partner: ChannelPartner, data: dict, *, actor) -> bool:
@@ -44,21 +44,22 @@ def update_company(partner: ChannelPartner, data: dict, *, actor) -> bool:
 
 
 def update_bank_details(partner: ChannelPartner, data: dict, *, actor) -> bool:
-    """Change bank details; audit before/after and notify the admins. Returns whether anything changed."""
-    before = audit.snapshot(partner, *BANK_FIELDS)
+    """Change bank details (the fields present in `data`); returns whether anything changed.
+
+    A change sends KYC back to unverified and tells every admin; the audit row has before and after with
+    the account number, IBAN and tax id masked, and names the fields that changed.
+    """
+    before_values = {field: getattr(partner, field) for field in BANK_FIELDS}
+    before = kyc.bank_snapshot(partner)
     for field in BANK_FIELDS:
-        setattr(partner, field, _clean(data.get(field)))
-    if partner.bank_swift_code:
-        partner.bank_swift_code = partner.bank_swift_code.upper()
-    after = audit.snapshot(partner, *BANK_FIELDS)
-    if before == after:
+        if field in data:
+            setattr(partner, field, _bank_value(field, data[field]))
+    changed = [field for field in BANK_FIELDS if getattr(partner, field) != before_values[field]]
+    if not changed:
         return False
-    audit.record(actor, "partner.bank_details_changed", partner, before, after)
-    notify_admins(
-        "bank_details_changed",
-        company=partner.company_name,
-        reference=("cp", partner.id),
-        link=url_for("admin.partner_detail", partner_id=partner.id),
+    kyc.reset_after_change(partner, changed)
+    audit.record(
+        actor, "partner.bank_details_changed", partner, before, {**kyc.bank_snapshot(partner), "changed": changed}
     )
     db.session.flush()
     return True
@@ -106,7 +107,8 @@ def remove_avatar(user: User, *, actor) -> None:
 
 
 def profile_view(partner: ChannelPartner, viewer: User) -> dict:
-    """What a staff profile page shows beyond the partner row: history, category content, account number."""
+    """What a staff profile page shows beyond the partner row: history, category content, the team and the
+    newest page of its activity feed."""
     import sqlalchemy as sa
     from sqlalchemy.orm import selectinload
 
@@ -133,4 +135,13 @@ def profile_view(partner: ChannelPartner, viewer: User) -> dict:
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .limit(50)
     )
-    return {"contents": contents, "history": list(history), "account_number": account_number_for(viewer, partner)}
+    from app.audit import queries as audit_queries
+    from app.partners import activity, members
+
+    return {
+        "contents": contents,
+        "history": list(history),
+        "people": members.members_of(partner),
+        "activity": activity.feed(partner),
+        "diff": audit_queries.diff,
+    }

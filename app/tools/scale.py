@@ -37,7 +37,8 @@ COLUMNS = {
               "email_muted_events", "created_at", "updated_at"),
     "channel_partners": ("id", "user_id", "company_name", "contact_phone", "website", "address", "status",
                          "approved_by", "approved_at", "bank_name", "bank_account_number", "bank_account_name",
-                         "bank_branch", "bank_swift_code", "created_at", "updated_at"),
+                         "bank_branch", "bank_swift_code", "created_at", "updated_at", "code"),
+    "partner_members": ("id", "partner_id", "user_id", "role", "status", "created_at"),
     "categories": ("id", "name", "description", "is_active", "sort_order", "created_by", "created_at",
                    "updated_at"),
     "platform_fee_config": ("id", "fee_type", "fee_value", "is_active", "created_by", "effective_from", "notes"),
@@ -166,6 +167,7 @@ def generate(plan: Plan, reset: bool) -> Generator:
         check_fee_math((gen.old_rule, gen.active_rule, *gen.overrides), random.Random(plan.seed))
         copy_rows(conn, "users", gen.users(), plan)
         copy_rows(conn, "channel_partners", gen.partner_rows(), plan)
+        copy_rows(conn, "partner_members", gen.member_rows(), plan)
         copy_rows(conn, "categories", gen.category_rows(), plan)
         copy_rows(conn, "platform_fee_config", gen.fee_config_rows(), plan)
         copy_rows(conn, "leads", gen.leads(), plan)

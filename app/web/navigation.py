@@ -3,6 +3,7 @@
 from functools import lru_cache
 
 from flask import request, url_for
+from flask_login import current_user
 
 NAV = {
     "cp": [
@@ -14,6 +15,8 @@ NAV = {
         ("Commissions", "cp.commissions"),
         ("Statement", "cp.statement"),
         ("Company profile", "cp.profile"),
+        ("Team", "cp.team_page"),
+        ("Activity", "cp.activity_page"),
     ],
     "admin": [
         ("Dashboard", "admin.dashboard"),
@@ -36,6 +39,7 @@ NAV = {
         ("Reports", "superadmin.reports"),
         ("Analytics", "superadmin.analytics"),
         ("Audit log", "superadmin.audit_log"),
+        ("Staff", "superadmin.staff_list"),
     ],
 }
 
@@ -50,6 +54,11 @@ def register_navigation(app) -> None:
 
     def nav_items(portal: str) -> tuple:
         """The portal's sidebar as (label, endpoint, url), built once per host rather than on every page."""
-        return portal_links(portal, request.host, request.script_root, request.scheme)
+        links = portal_links(portal, request.host, request.script_root, request.scheme)
+        role = getattr(current_user, "member_role", None)
+        if role is None:
+            return links
+        # A partner's member sees only the pages its role opens (the owner's team page, for one).
+        return tuple(link for link in links if role in getattr(app.view_functions[link[1]], "member_roles", (role,)))
 
     app.jinja_env.globals["nav_items"] = nav_items

@@ -13,8 +13,8 @@
       lists = [root].concat(Array.prototype.slice.call(lists));
     }
     Array.prototype.forEach.call(lists, function (list) {
-      if (list.dataset.sortableReady) {
-        return;
+      if (list.dataset.sortableReady || list.closest("[data-readonly]")) {
+        return; // a viewer's board is read-only
       }
       list.dataset.sortableReady = "1";
       Sortable.create(list, {

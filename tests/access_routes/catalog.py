@@ -1,6 +1,6 @@
 """Permission rows for files, account, categories, CP profile, customer view and partner profiles."""
 
-from tests.access_table import admin_only, cp_only, expect, logged_in, super_only
+from tests.access_table import admin_only, cp_only, expect, logged_in, owner_only, super_only
 
 ROUTES = {
     # --- files and account (shared blueprints) --------------------------------------------------
@@ -35,18 +35,19 @@ ROUTES.update(
         "POST admin.content_review": ("/admin/categories/content/{content}/review", admin_only(422)),
         # --- CP: profile, content, customer view, originated leads ------------------------------
         "GET cp.profile": ("/cp/profile", cp_only()),
-        "POST cp.profile_company": ("/cp/profile/company", cp_only(422)),
-        "POST cp.profile_bank": ("/cp/profile/bank", cp_only(422)),
-        "POST cp.profile_logo": ("/cp/profile/logo", cp_only(422)),
+        "POST cp.profile_company": ("/cp/profile/company", owner_only(422)),
+        "POST cp.profile_bank": ("/cp/profile/bank", owner_only(422)),
+        "POST cp.profile_logo": ("/cp/profile/logo", owner_only(422)),
         "POST cp.content_save": ("/cp/profile/content/{category}", cp_only(422)),
-        "POST cp.content_submit": ("/cp/profile/content/{content}/submit", cp_only(302, other=404)),
+        # the manager comes after the owner, who already submitted it (409) or removed the image (404)
+        "POST cp.content_submit": ("/cp/profile/content/{content}/submit", expect(cp=302, other=404, manager=409)),
         "POST cp.content_image_add": ("/cp/profile/content/{content}/images", cp_only(422, other=404)),
         "POST cp.content_image_remove": (
             "/cp/profile/content/{content}/images/{content_image}/remove",
-            cp_only(302, other=404),
+            expect(cp=302, other=404, manager=404),
         ),
         "GET cp.categories": ("/cp/categories", cp_only()),
-        "GET cp.category_lead": ("/cp/categories/{category}/lead", cp_only()),
+        "GET cp.category_lead": ("/cp/categories/{category}/lead", expect(cp=200, viewer=403)),
         "POST cp.category_lead_submit": ("/cp/categories/{category}/lead", cp_only(422)),
         "GET cp.leads_originated": ("/cp/leads/originated", cp_only()),
     }

@@ -1,6 +1,6 @@
 """Permission rows for commissions (admin + CP), CP fee payments, receipts and the Stripe webhook."""
 
-from tests.access_table import admin_only, cp_only, everyone, staff
+from tests.access_table import admin_only, cp_only, everyone, owner_only, staff
 
 ROUTES = {
     # --- admin ---------------------------------------------------------------------------------
@@ -17,9 +17,9 @@ ROUTES = {
     # --- channel partner -----------------------------------------------------------------------
     "GET cp.commissions": ("/cp/commissions", cp_only(200)),
     "GET cp.commission_detail": ("/cp/commissions/{tx}", cp_only(200, other=404)),
-    "POST cp.commission_request_settlement": ("/cp/commissions/{tx}/request-settlement", cp_only(303, other=404)),
-    "POST cp.commission_pay_card": ("/cp/commissions/{direct_tx}/pay/card", cp_only(409, other=404)),
-    "POST cp.commission_pay_bank": ("/cp/commissions/{direct_tx}/pay/bank-transfer", cp_only(409, other=404)),
+    "POST cp.commission_request_settlement": ("/cp/commissions/{tx}/request-settlement", owner_only(303, other=404)),
+    "POST cp.commission_pay_card": ("/cp/commissions/{direct_tx}/pay/card", owner_only(409, other=404)),
+    "POST cp.commission_pay_bank": ("/cp/commissions/{direct_tx}/pay/bank-transfer", owner_only(409, other=404)),
     "GET cp.commission_receipt": ("/cp/commissions/{paid_tx}/receipt", cp_only(200, other=404)),
     "GET cp.payment_receipt": ("/cp/payments/{completed_payment}/receipt", cp_only(200, other=404)),
     # --- Stripe (public; without a valid signature every caller gets 400) -----------------------

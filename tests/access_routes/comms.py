@@ -5,7 +5,11 @@ from tests.access_table import admin_only, everyone, expect, logged_in
 ROUTES = {
     "GET notifications.index": ("/notifications", logged_in(200)),
     # Only the recipient may touch a notification: everyone else (staff included) gets 404.
-    "POST notifications.read": ("/notifications/{notification}/read", expect(cp=302, other=404, admin=404, super=404)),
+    # a notification is its recipient's alone: not the partner's other members'
+    "POST notifications.read": (
+        "/notifications/{notification}/read",
+        expect(cp=302, other=404, admin=404, super=404, manager=404, viewer=404),
+    ),
     "POST notifications.read_all": ("/notifications/read-all", logged_in(302)),
     "GET notifications.dropdown": ("/notifications/dropdown", logged_in(200)),
     "GET notifications.badge": ("/notifications/badge", logged_in(200)),
@@ -13,7 +17,7 @@ ROUTES = {
     "POST notifications.preferences": ("/notifications/preferences", logged_in(302)),
     "GET notifications.announcement": (
         "/notifications/announcements/{announcement}",
-        expect(cp=200, other=404, admin=200, super=200),
+        expect(cp=200, other=404, admin=200, super=200, manager=404, viewer=404),
     ),
     # A plain GET (no Upgrade headers) matches no route, so every role gets 400 Bad Request before
     # any view runs; a real handshake goes through access.enforce (tests/test_realtime.py).

@@ -12,10 +12,11 @@ from app.models import ChannelPartner, User
 from app.partners import profiles
 from app.portals.admin import bp
 from app.portals.admin.forms import ManualAddForm, ReviewNoteForm
+from app.portals.admin.partner_settings import detail_forms
 from app.validators import query_page
 from app.web import render
 
-TABS = {"approved": ("approved", "suspended"), "pending": ("pending",), "rejected": ("rejected",)}
+TABS = {"approved": ("approved", "inactive", "suspended"), "pending": ("pending",), "rejected": ("rejected",)}
 PAGE_SIZE = 25
 
 
@@ -67,6 +68,7 @@ def partner_detail(partner_id):
         partner=partner,
         profile=profiles.profile_view(partner, current_user),
         note_form=ReviewNoteForm(),
+        **detail_forms(partner),
     )
 
 
@@ -79,6 +81,7 @@ def _row_response(partner, message: str | None = None, status: int = 200):
         message=message,
         note_form=ReviewNoteForm(),
         status=status,
+        **detail_forms(partner),
     )
 
 
@@ -126,7 +129,7 @@ def partner_welcome_email(partner_id):
     return _act(
         partner_id,
         lambda p, _n: accounts.send_welcome_credentials(p.user, current_user),
-        "Welcome email with a new temporary password sent.",
+        "Welcome email with a new set-password link sent.",
     )
 
 

@@ -5,13 +5,14 @@ from flask_login import current_user
 from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from app.access import WORKERS, members
 from app.catalog import operations as catalog
-from app.extensions import db
 from app.idempotency import IdempotentForm
 from app.leads import intake
 from app.loaders import load_category
 from app.portals.cp import bp
 from app.web import is_htmx_partial, render
+from app.web.actions import run_action
 
 
 class LeadForm(IdempotentForm):
@@ -46,17 +47,19 @@ def categories():
     )
 
 
-def _lead_form(category, form, status=200):
+def _lead_form(category, form, status=200, error=None):
     return render(
         "cp/categories/lead.html",
         partial="cp/categories/partials/_lead_form.html",
         category=category,
         form=form,
         status=status,
+        error=error,
     )
 
 
 @bp.get("/categories/<category_id>/lead")
+@members(*WORKERS)  # the form of something a viewer cannot do
 def category_lead(category_id):
     return _lead_form(load_category(category_id, active_only=True), LeadForm(formdata=None))
 
@@ -64,14 +67,23 @@ def category_lead(category_id):
 @bp.post("/categories/<category_id>/lead")
 def category_lead_submit(category_id):
     category = load_category(category_id, active_only=True)
-    form = LeadForm()
-    if not form.validate():
-        return _lead_form(category, form, 422)
-    lead = intake.submit_lead(current_user.partner, category, form.data, actor=current_user)
-    db.session.commit()
-    if is_htmx_partial():
-        return render(
-            "cp/categories/lead.html", partial="cp/categories/partials/_lead_done.html", category=category, lead=lead
-        )
-    flash(f"Lead “{lead.title}” submitted. An admin will allocate it.", "success")
-    return redirect(url_for("cp.leads_originated"))
+
+    def reply(outcome):
+        if not outcome.ok:
+            error = str(outcome.error) if outcome.error else None
+            return _lead_form(category, outcome.form, outcome.status, error=error)
+        lead = outcome.result
+        if is_htmx_partial():
+            return render(
+                "cp/categories/lead.html",
+                partial="cp/categories/partials/_lead_done.html",
+                category=category,
+                lead=lead,
+            )
+        flash(f"Lead “{lead.title}” submitted. An admin will allocate it.", "success")
+        return redirect(url_for("cp.leads_originated"))
+
+    def submit(form):
+        return intake.submit_lead(current_user.partner, category, form.data, actor=current_user)
+
+    return run_action(LeadForm(), submit, reply)

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from app.access import OWNER, members
 from app.extensions import db
 from app.files import storage
 from app.files.fields import DirectFileField
@@ -142,6 +143,7 @@ def _done(tx, message: str):
 
 
 @bp.post("/commissions/<tx_id>/request-settlement")
+@members(OWNER)  # payouts and payments are the owner's
 def commission_request_settlement(tx_id):
     tx = load_transaction(tx_id)
     if not EmptyForm().validate():
@@ -155,6 +157,7 @@ def commission_request_settlement(tx_id):
 
 
 @bp.post("/commissions/<tx_id>/pay/card")
+@members(OWNER)  # payouts and payments are the owner's
 def commission_pay_card(tx_id):
     tx = load_transaction(tx_id)
     if not EmptyForm().validate():
@@ -172,6 +175,7 @@ def commission_pay_card(tx_id):
 
 
 @bp.post("/commissions/<tx_id>/pay/bank-transfer")
+@members(OWNER)  # payouts and payments are the owner's
 def commission_pay_bank(tx_id):
     tx = load_transaction(tx_id)
     form = BankTransferForm()

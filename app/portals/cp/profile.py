@@ -4,9 +4,11 @@ import re
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
+from app.access import OWNER, members
 from app.catalog import operations as catalog
 from app.extensions import db
 from app.files import storage
@@ -14,13 +16,17 @@ from app.files.checks import accept_attribute
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_category, load_content, load_content_image
-from app.partners import profiles
+from app.models.partners import BANK_FIELDS, SECRET_FIELDS, mask
+from app.partners import kyc, profiles
 from app.portals.cp import bp
 from app.web import render
 
 ACCEPT_IMAGES = accept_attribute(("image",))
 PHONE = Regexp(r"^[0-9+()\-.\s]{5,40}$", message="Use digits, spaces and + ( ) - only.")
-SWIFT = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+ROUTING = "Use 4 to 40 letters, digits, spaces or dashes."
+CURRENCY_CHOICES = [SelectChoice(code, f"{code} · {name}") for code, name in kyc.CURRENCIES]
+PAYOUT_CHOICES = [SelectChoice(value, label) for value, label in kyc.PAYOUT_LABELS.items()]
+TAX = "Use 2 to 40 letters, digits, spaces, dots, slashes or dashes."
 
 
 class CompanyForm(IdempotentForm):
@@ -34,23 +40,79 @@ class CompanyForm(IdempotentForm):
             raise ValidationError("Enter a web address such as https://example.com.")
 
 
+class KeepMasked:
+    """A secret field shows its stored value masked; sent back unchanged, the stored value is kept as it is."""
+
+    def __call__(self, form, field):
+        if field.data and field.data == form.masks.get(field.name):
+            form.kept.add(field.name)
+            raise StopValidation()
+
+
 class BankForm(IdempotentForm):
     bank_name = StringField("Bank name", validators=[DataRequired(), Length(max=120)])
+    bank_account_name = StringField("Account holder name", validators=[DataRequired(), Length(max=120)])
     bank_account_number = StringField(
         "Account number",
         validators=[
-            DataRequired(),
+            KeepMasked(),
+            Optional(),
             Length(max=60),
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9 \-]{3,59}$", message="Use 4 or more letters, digits, spaces or dashes."),
         ],
     )
-    bank_account_name = StringField("Account holder name", validators=[DataRequired(), Length(max=120)])
+    bank_iban = StringField("IBAN", validators=[KeepMasked(), Optional(), Length(max=42)])
+    bank_swift_code = StringField("SWIFT/BIC code", validators=[Optional(), Length(max=20)])
+    bank_routing_number = StringField(
+        "Routing number (ABA, sort code, BSB…)",
+        validators=[Optional(), Length(max=40), Regexp(r"^[0-9A-Za-z][0-9A-Za-z \-]{3,39}$", message=ROUTING)],
+    )
     bank_branch = StringField("Branch", validators=[Optional(), Length(max=120)])
-    bank_swift_code = StringField("SWIFT code", validators=[Optional(), Length(max=20)])
+    bank_currency = SelectField("Payout currency", choices=CURRENCY_CHOICES, default="USD")
+    payout_method = SelectField("Payout method", choices=PAYOUT_CHOICES, default="bank_transfer")
+    tax_id = StringField(
+        "Tax id (VAT number, EIN, …)",
+        validators=[
+            KeepMasked(),
+            Optional(),
+            Length(max=40),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{1,39}$", message=TAX),
+        ],
+    )
+
+    def __init__(self, *args, partner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.masks = {field: mask(getattr(partner, field, None)) for field in SECRET_FIELDS}
+        self.kept: set[str] = set()
+        if kwargs.get("formdata", True) is None:  # shown, not submitted: the secret fields only masked
+            for field in SECRET_FIELDS:
+                self[field].data = self.masks[field]
+
+    def validate_bank_iban(self, field):
+        if field.data and not field.errors:
+            try:
+                field.data = kyc.normalise_iban(field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
 
     def validate_bank_swift_code(self, field):
-        if field.data and not SWIFT.match(field.data.strip().upper()):
-            raise ValidationError("A SWIFT code has 8 or 11 letters and digits, e.g. DEUTDEFF or DEUTDEFF500.")
+        if field.data and not field.errors:
+            try:
+                field.data = kyc.normalise_bic(field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        has_number = {"bank_account_number", "bank_iban"} & self.kept or self.bank_account_number.data
+        if valid and not (has_number or self.bank_iban.data):
+            self.bank_account_number.errors = ["Enter an account number or an IBAN."]
+            return False
+        return valid
+
+    def bank_data(self) -> dict:
+        """The submitted bank fields for profiles.update_bank_details; kept secret fields are left out."""
+        return {field: self[field].data for field in BANK_FIELDS if field not in self.kept}
 
 
 class LogoForm(IdempotentForm):
@@ -72,14 +134,13 @@ def _partner():
 def _page(status=200, partial=None, **context):
     partner = _partner()
     context.setdefault("company_form", CompanyForm(obj=partner, formdata=None))
-    context.setdefault("bank_form", BankForm(obj=partner, formdata=None))
+    context.setdefault("bank_form", BankForm(obj=partner, formdata=None, partner=partner))
     context.setdefault("logo_form", LogoForm(formdata=None))
     return render(
         "cp/profile/page.html",
         partial=partial,
         status=status,
         partner=partner,
-        account_number=profiles.account_number_for(current_user, partner),
         categories=catalog.categories(active_only=True),
         contents=catalog.content_for(partner),
         content_errors=context.pop("content_errors", {}),
@@ -99,6 +160,7 @@ def profile():
 
 
 @bp.post("/profile/company")
+@members(OWNER)  # the company's details and bank account are the owner's
 def profile_company():
     form = CompanyForm()
     if not form.validate():
@@ -109,16 +171,19 @@ def profile_company():
 
 
 @bp.post("/profile/bank")
+@members(OWNER)  # the company's details and bank account are the owner's
 def profile_bank():
-    form = BankForm()
+    form = BankForm(partner=_partner())
     if not form.validate():
         return _page(422, "cp/profile/partials/_bank.html", bank_form=form)
-    changed = profiles.update_bank_details(_partner(), form.data, actor=current_user)
+    changed = profiles.update_bank_details(_partner(), form.bank_data(), actor=current_user)
     db.session.commit()
-    return _done("Bank details saved; the admins were told." if changed else "Nothing changed.", "bank")
+    message = "Bank details saved; the admins were told and will verify them again."
+    return _done(message if changed else "Nothing changed.", "bank")
 
 
 @bp.post("/profile/logo")
+@members(OWNER)  # the company's details and bank account are the owner's
 def profile_logo():
     form = LogoForm()
     if request.form.get("action") == "remove":
