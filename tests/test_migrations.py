@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -44,15 +45,25 @@ def test_migrations_upgrade_an_empty_sqlite_file_without_drift(tmp_path):
     upgrade_and_check(f"sqlite:///{tmp_path / 'fresh.db'}")
 
 
-@requires_postgres
-def test_migrations_upgrade_an_empty_postgres_database_without_drift():
+@contextmanager
+def scratch_postgres(prefix: str):
+    """A new, empty PostgreSQL database for one test (its URL), dropped afterwards."""
     server = sa.make_url(database_url().replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"leadflow_migrate_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        fresh = server.set(database=name).render_as_string(hide_password=False)
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@requires_postgres
+def test_migrations_upgrade_an_empty_postgres_database_without_drift():
+    with scratch_postgres("leadflow_migrate") as fresh:
         upgrade_and_check(fresh)
         engine = sa.create_engine(fresh)
         with engine.begin() as conn:
@@ -70,10 +81,6 @@ def test_migrations_upgrade_an_empty_postgres_database_without_drift():
         assert reseeded.returncode == 0, reseeded.stderr  # the benchmark wipe passes the TRUNCATE guard on purpose
         assert_refused(engine, "TRUNCATE audit_events")  # the guard is back after seed-scale's wipe
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_the_fee_ready_migration_counts_the_fees_already_there(tmp_path):
@@ -115,14 +122,5 @@ def test_the_members_migration_makes_each_partners_user_its_owner_on_sqlite(tmp_
 
 @requires_postgres
 def test_the_members_migration_makes_each_partners_user_its_owner_on_postgres():
-    server = sa.make_url(database_url().replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"leadflow_members_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        _owners_after_the_members_migration(server.set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("leadflow_members") as database:
+        _owners_after_the_members_migration(database)

@@ -111,24 +111,25 @@ def team_member_role(member_id):
     )
 
 
+def _set_active(member_id, active: bool):
+    member = _own_member(member_id)
+    name = member.user.display_name
+    success = f"{name} can log in again." if active else f"{name} was deactivated; their sessions ended."
+    return run_action(
+        EmptyForm(), lambda _f: team.set_active(member, current_user, active), lambda o: _answer(o, success)
+    )
+
+
 @bp.post("/team/members/<member_id>/deactivate")
 @members(OWNER)
 def team_member_deactivate(member_id):
-    member = _own_member(member_id)
-    success = f"{member.user.display_name} was deactivated; their sessions ended."
-    return run_action(
-        EmptyForm(), lambda _f: team.set_active(member, current_user, False), lambda o: _answer(o, success)
-    )
+    return _set_active(member_id, False)
 
 
 @bp.post("/team/members/<member_id>/reactivate")
 @members(OWNER)
 def team_member_reactivate(member_id):
-    member = _own_member(member_id)
-    success = f"{member.user.display_name} can log in again."
-    return run_action(
-        EmptyForm(), lambda _f: team.set_active(member, current_user, True), lambda o: _answer(o, success)
-    )
+    return _set_active(member_id, True)
 
 
 @bp.post("/team/code")
