@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
 from app.accounts import mfa, sessions
+from app.web import is_htmx
 
 CP, ADMIN, SUPER = "channel_partner", "admin", "super_admin"
 STAFF = (ADMIN, SUPER)
@@ -63,7 +64,7 @@ def home_url(user) -> str:
 
 
 def _unauthenticated():
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         response = current_app.response_class(status=401)
         response.headers["HX-Redirect"] = url_for("auth.login")
         return response
@@ -119,7 +120,7 @@ def _mfa_missing(endpoint: str) -> bool:
 
 def _to_mfa_enrolment():
     target = url_for(_MFA_ENROLMENT)
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         response = current_app.response_class(status=200)
         response.headers["HX-Redirect"] = target
         return response

@@ -6,7 +6,7 @@ that swaps the sessions card (or redirects back without JavaScript).
 """
 
 import segno
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -17,7 +17,7 @@ from app.access import ANY_USER, MFA_SESSION_KEY, roles
 from app.account import bp
 from app.accounts import mfa, security, throttle
 from app.extensions import db
-from app.web import is_htmx_partial, render
+from app.web import htmx_redirect, is_htmx_partial, render
 from app.web.actions import Outcome, run_action
 
 PAGE = "account/security.html"
@@ -201,11 +201,7 @@ def security_session_end(session_id):
         logout_user()
         session.clear()
         flash("You have been logged out.", "info")
-        if request.headers.get("HX-Request") == "true":
-            response = current_app.response_class(status=200)
-            response.headers["HX-Redirect"] = url_for("auth.login")
-            return response
-        return redirect(url_for("auth.login"), 303)
+        return htmx_redirect(url_for("auth.login"))
     return _sessions_answer(f"The session of {security.describe_device(row.user_agent)} has ended.")
 
 

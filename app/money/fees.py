@@ -13,6 +13,7 @@ from app.audit import trail as audit
 from app.extensions import db
 from app.models import PlatformFeeConfig, User
 from app.models.users import display_name
+from app.web.money import format_money
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
@@ -31,7 +32,11 @@ class FeeRule:
 
     @property
     def label(self) -> str:
-        amount = f"{self.value.normalize():f} %" if self.type == "percentage" else f"fixed ${to_cents(self.value):,}"
+        amount = (
+            f"{self.value.normalize():f} %"
+            if self.type == "percentage"
+            else f"fixed {format_money(to_cents(self.value))}"
+        )
         return f"{'overridden' if self.source == 'override' else 'global'} {amount}"
 
 

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
 
-from app.web.money import format_money
+from app.web.money import currency_symbol, format_money
 
 NAVY, BLUE, SKY = "#1e3a8a", "#2563eb", "#93c5fd"
 GREEN, RED, GREY = "#16a34a", "#dc2626", "#9ca3af"
@@ -53,7 +53,7 @@ class Chart:
     x_label: str = ""
     y_label: str = ""
     value_format: str = "count"  # count | money | percent
-    currency: str = "$"
+    currency: str | None = None  # None: the configured CURRENCY_SYMBOL
     download_url: str | None = None
     width: int = 720
     height: int = 320
@@ -67,14 +67,14 @@ class Chart:
         if value is None:
             return "—"
         if self.value_format == "money":
-            return format_money(value, self.currency)
+            return format_money(value, self.currency)  # format_money reads the configured symbol for None
         if self.value_format == "percent":
             return f"{float(value):.1f} %"
         return f"{int(value):,}"
 
     def axis_fmt(self, value: float) -> str:
         if self.value_format == "money":
-            return _compact(value, self.currency)
+            return _compact(value, currency_symbol() if self.currency is None else self.currency)
         if self.value_format == "percent":
             return f"{value:g} %"
         return _compact(value, "")

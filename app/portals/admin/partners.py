@@ -14,7 +14,7 @@ from app.portals.admin import bp
 from app.portals.admin.forms import ManualAddForm, ReviewNoteForm
 from app.portals.admin.partner_settings import detail_forms
 from app.validators import query_page
-from app.web import render
+from app.web import is_htmx_partial, render
 
 TABS = {"approved": ("approved", "inactive", "suspended"), "pending": ("pending",), "rejected": ("rejected",)}
 PAGE_SIZE = 25
@@ -96,7 +96,7 @@ def _act(partner_id, action, success: str):
         db.session.rollback()
         return _row_response(partner, str(exc), 409)
     db.session.commit()
-    if request.headers.get("HX-Request") != "true":
+    if not is_htmx_partial():
         flash(success, "success")
         return redirect(url_for("admin.partner_detail", partner_id=partner.id))
     return _row_response(partner, success)

@@ -19,7 +19,7 @@ from app.loaders import load_category, load_content, load_content_image
 from app.models.partners import BANK_FIELDS, SECRET_FIELDS, mask
 from app.partners import kyc, profiles
 from app.portals.cp import bp
-from app.web import render
+from app.web import is_htmx_partial, render
 
 ACCEPT_IMAGES = accept_attribute(("image",))
 PHONE = Regexp(r"^[0-9+()\-.\s]{5,40}$", message="Use digits, spaces and + ( ) - only.")
@@ -231,11 +231,7 @@ def content_save(category_id):
         db.session.rollback()
         return _content_card(category, content, 409, str(exc), form)
     db.session.commit()
-    return _content_card(category, content) if _htmx() else _done("Draft saved.", "content")
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+    return _content_card(category, content) if is_htmx_partial() else _done("Draft saved.", "content")
 
 
 def _content_action(content_id, action, success: str):
@@ -249,7 +245,7 @@ def _content_action(content_id, action, success: str):
             content.category, content, 422 if isinstance(exc, storage.UploadRejected) else 409, str(exc)
         )
     db.session.commit()
-    return _content_card(content.category, content) if _htmx() else _done(success, "content")
+    return _content_card(content.category, content) if is_htmx_partial() else _done(success, "content")
 
 
 @bp.post("/profile/content/<content_id>/submit")

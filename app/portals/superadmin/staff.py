@@ -1,6 +1,6 @@
 """Super admin: staff accounts (/super/staff). List admins and super admins, invite, suspend, reactivate."""
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
@@ -13,7 +13,7 @@ from app.loaders import get_or_404
 from app.models import User
 from app.portals.superadmin import bp
 from app.validators import EmailAddress
-from app.web import is_htmx_partial, render
+from app.web import htmx_redirect, is_htmx_partial, render
 
 
 class StaffInviteForm(IdempotentForm):
@@ -62,11 +62,7 @@ def staff_invite():
         return _page(form, 422)
     db.session.commit()
     flash(f"{user.email} is invited as {staff.STAFF_ROLES[user.role].lower()}; the email has a set-password link.")
-    if request.headers.get("HX-Request") == "true":  # the whole page changes (a new row): load it, with the message
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url_for("superadmin.staff_list")
-        return response
-    return redirect(url_for("superadmin.staff_list"), 303)
+    return htmx_redirect(url_for("superadmin.staff_list"))  # the whole page changes (a new row), with the message
 
 
 def _act(user_id, action, success: str):
