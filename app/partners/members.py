@@ -74,9 +74,11 @@ def _active_owners(partner_id) -> int:
     return db.session.scalar(stmt)
 
 
-def _lock_partner(partner_id) -> None:
-    """Serialise member changes of one partner, so two owners cannot demote each other at once."""
-    db.session.execute(sa.select(ChannelPartner.id).where(ChannelPartner.id == partner_id).with_for_update())
+def _lock(member: PartnerMember) -> None:
+    """Serialise member changes of one partner (two owners cannot demote each other at once) and read the member
+    again under the lock, so a change sent twice at once is made, and audited, once."""
+    db.session.execute(sa.select(ChannelPartner.id).where(ChannelPartner.id == member.partner_id).with_for_update())
+    db.session.refresh(member, with_for_update=True)
 
 
 # --- roles and deactivation ---------------------------------------------------------------------
@@ -85,7 +87,7 @@ def _lock_partner(partner_id) -> None:
 def change_role(member: PartnerMember, role: str, actor: User) -> None:
     if role not in MEMBER_ROLES:
         raise MemberError("Choose owner, manager or viewer.", "role")
-    _lock_partner(member.partner_id)
+    _lock(member)
     if member.role == role:
         return
     if member.role == "owner" and _active_owners(member.partner_id) <= 1:
@@ -96,7 +98,7 @@ def change_role(member: PartnerMember, role: str, actor: User) -> None:
 
 
 def set_active(member: PartnerMember, actor: User, active: bool) -> None:
-    _lock_partner(member.partner_id)
+    _lock(member)
     if member.is_active == active:
         raise MemberError("This member is already active." if active else "This member is already deactivated.")
     if not active and member.user_id == actor.id:
@@ -170,6 +172,7 @@ def invite_email_link(invite_id) -> str | None:
 
 
 def revoke(row: PartnerInvite, actor: User) -> None:
+    db.session.refresh(row, with_for_update=True)
     if row.state != "open":
         raise MemberError("This invitation is no longer open.")
     row.revoked_at = utcnow()
