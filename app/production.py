@@ -124,6 +124,12 @@ def _configure_handlers(app) -> None:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up chatter, not events
     elif not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    elif not app.testing:
+        # `make run`: the console mail backend's emails (welcome links, invitations) must reach the terminal.
+        mail_log = logging.getLogger("app.comms.mail")
+        if not mail_log.handlers:
+            mail_log.addHandler(logging.StreamHandler(sys.stderr))
+            mail_log.setLevel(logging.INFO)
 
 
 def init_sentry(app) -> bool:

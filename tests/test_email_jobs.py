@@ -133,3 +133,25 @@ def test_worker_killed_mid_batch_every_email_is_sent_exactly_once(app):
         assert set(ids) == {f"<{row.id}@leadflowpm.test>" for row in rows}
         assert sorted(row.attempts for row in rows)[-2:] == [1, 2]  # only the interrupted one was tried twice
         assert smtp.recorder.data_seen == 101  # 100 accepted, and the one the kill interrupted
+
+
+def test_under_make_run_the_console_backend_prints_each_email(tmp_path):
+    """The development app (make run) prints what the console mail backend sends, links included."""
+    import io
+    import logging
+
+    from app import create_app
+    from app.comms import mail
+
+    dev = create_app("development", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'dev.db'}", MAIL_BACKEND="console")
+    mail_log = logging.getLogger("app.comms.mail")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    mail_log.addHandler(handler)
+    try:
+        with dev.app_context():
+            mail.deliver(mail.build_message("new@partner.test", "Join us", "Open http://localhost/join/abc", "<p>hi</p>"))
+    finally:
+        mail_log.removeHandler(handler)
+    assert mail_log.getEffectiveLevel() <= logging.INFO
+    assert "email to new@partner.test: Join us" in stream.getvalue() and "/join/abc" in stream.getvalue()
