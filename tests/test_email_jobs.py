@@ -150,7 +150,9 @@ def test_under_make_run_the_console_backend_prints_each_email(tmp_path):
     mail_log.addHandler(handler)
     try:
         with dev.app_context():
-            mail.deliver(mail.build_message("new@partner.test", "Join us", "Open http://localhost/join/abc", "<p>hi</p>"))
+            mail.deliver(
+                mail.build_message("new@partner.test", "Join us", "Open http://localhost/join/abc", "<p>hi</p>")
+            )
     finally:
         mail_log.removeHandler(handler)
     assert mail_log.getEffectiveLevel() <= logging.INFO
