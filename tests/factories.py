@@ -3,7 +3,7 @@
 import itertools
 from decimal import Decimal
 
-from app.accounts.operations import add_owner
+from app.accounts.operations import add_member
 from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import Category, ChannelPartner, Lead, PlatformFeeConfig, User
@@ -48,7 +48,7 @@ def make_partner(status: str = "approved", company: str | None = None, **kw) -> 
     )
     db.session.add(partner)
     db.session.flush()
-    add_owner(partner, user)
+    add_member(partner, user)
     return partner
 
 
@@ -91,11 +91,6 @@ def make_lead(assignee: ChannelPartner | None = None, originator: ChannelPartner
 
 def make_member(partner: ChannelPartner, role: str = "manager", **kw) -> User:
     """A second login of `partner` with a member role (owner, manager or viewer)."""
-    from app.models import PartnerMember
-
     user = make_user("channel_partner", **kw)
-    member = PartnerMember(partner_id=partner.id, user_id=user.id, role=role, status="active")
-    db.session.add(member)
-    db.session.flush()
-    user.membership = member
+    add_member(partner, user, role)
     return user

@@ -26,9 +26,14 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-def add_owner(partner: ChannelPartner, user: User) -> PartnerMember:
-    """The partner's first owner: the account that created it (its other members: app/partners/members.py)."""
-    member = PartnerMember(partner_id=partner.id, user_id=user.id, role="owner", status="active")
+def add_member(
+    partner: ChannelPartner, user: User, role: str = "owner", invited_by: User | None = None
+) -> PartnerMember:
+    """`user` joins `partner` as `role`; by default its first owner, the account that created it. flush() only.
+    (Invitations, roles and deactivation: app/partners/members.py.)"""
+    member = PartnerMember(
+        partner_id=partner.id, user_id=user.id, role=role, status="active", invited_by=invited_by and invited_by.id
+    )
     db.session.add(member)
     db.session.flush()
     user.membership = member
@@ -51,7 +56,7 @@ def register_cp(email: str, password: str, company_name: str, name: str = "") ->
     partner = ChannelPartner(user_id=user.id, company_name=company_name.strip(), status="pending")
     db.session.add(partner)
     db.session.flush()
-    add_owner(partner, user)
+    add_member(partner, user)
     audit.record(user, "cp.registered", partner, after={"email": user.email, "company": partner.company_name})
     notifications.notify_admins(
         "cp_signed_up",
@@ -145,7 +150,7 @@ def manual_add_cp(name: str, company_name: str, email: str, actor: User) -> User
     )
     db.session.add(partner)
     db.session.flush()
-    add_owner(partner, user)
+    add_member(partner, user)
     audit.record(actor, "cp.manually_added", partner, after={"email": user.email, "company": partner.company_name})
     return user
 

@@ -4,7 +4,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from app.accounts.operations import add_owner
+from app.accounts.operations import add_member
 from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import ChannelPartner, User
@@ -49,7 +49,7 @@ def seed() -> None:
         partner = ChannelPartner(user_id=user.id, company_name="Unconfirmed Trading", status="pending")
         db.session.add(partner)
         db.session.flush()
-        add_owner(partner, user)
+        add_member(partner, user)
     # Every other demo login has a confirmed address (the seed made them; nobody clicked a link).
     db.session.execute(
         sa.update(User)

@@ -5,7 +5,7 @@ through the operations (audit rows, notifications); a second run changes nothing
 import sqlalchemy as sa
 from flask import current_app
 
-from app.accounts.operations import add_owner
+from app.accounts.operations import add_member
 from app.accounts.passwords import hash_password
 from app.demo.people import PASSWORD, _user
 from app.extensions import db
@@ -60,7 +60,7 @@ def _inactive_partner(admin: User) -> ChannelPartner:
         )
         db.session.add(partner)
         db.session.flush()
-        add_owner(partner, user)
+        add_member(partner, user)
     return partner
 
 

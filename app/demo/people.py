@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from app.accounts.operations import add_owner
+from app.accounts.operations import add_member
 from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import ChannelPartner, PlatformFeeConfig, User
@@ -70,7 +70,7 @@ def seed() -> None:
                 ) = bank
             db.session.add(partner)
             db.session.flush()
-            add_owner(partner, user)
+            add_member(partner, user)
     if db.session.scalar(sa.select(sa.func.count()).select_from(PlatformFeeConfig)) == 0:
         db.session.add(
             PlatformFeeConfig(

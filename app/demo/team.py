@@ -3,6 +3,7 @@ invitation, and the invite code colleagues use at sign-up."""
 
 import sqlalchemy as sa
 
+from app.accounts.operations import add_member
 from app.accounts.passwords import hash_password
 from app.audit import trail as audit
 from app.demo.people import PASSWORD
@@ -36,7 +37,7 @@ def seed() -> None:
         )
         db.session.add(user)
         db.session.flush()
-        member = members.add(partner, user, role, owner)
+        member = add_member(partner, user, role, owner)
         audit.record(owner, "member.joined", member, after={"email": email, "role": role, "via": "demo"})
     if not partner.invite_code:
         members.regenerate_code(partner, owner)

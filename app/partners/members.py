@@ -5,16 +5,16 @@ sessions end at once. The invitation link's token is made when the email is sent
 only its SHA-256 is ever stored, and sending again replaces the link.
 """
 
-import hashlib
 import secrets
 import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app.accounts.operations import find_by_email, normalise_email
+from app.accounts.operations import add_member, find_by_email, normalise_email
 from app.accounts.passwords import hash_password
 from app.accounts.recovery import end_all_sessions
+from app.accounts.tokens import digest
 from app.audit import trail as audit
 from app.comms import notifications
 from app.errors import Refused
@@ -30,14 +30,6 @@ CODE_JOIN_ROLE = "viewer"  # who joins with the shared code starts read-only; th
 
 class MemberError(Refused):
     """A refused change to a partner's members; the message is safe to show."""
-
-
-def add(partner: ChannelPartner, user: User, role: str, invited_by: User | None) -> PartnerMember:
-    member = PartnerMember(partner_id=partner.id, user_id=user.id, role=role, invited_by=invited_by and invited_by.id)
-    db.session.add(member)
-    db.session.flush()
-    user.membership = member
-    return member
 
 
 def members_of(partner: ChannelPartner) -> list[PartnerMember]:
@@ -117,10 +109,6 @@ def set_active(member: PartnerMember, actor: User, active: bool) -> None:
 # --- invitations by email -------------------------------------------------------------------------
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invite(partner: ChannelPartner, email: str, role: str, actor: User) -> PartnerInvite:
     """Invite `email` as `role`; the email (and its link) goes out after the commit. flush() only."""
     email = normalise_email(email)
@@ -134,7 +122,7 @@ def invite(partner: ChannelPartner, email: str, role: str, actor: User) -> Partn
         partner_id=partner.id,
         email=email,
         role=role,
-        token_hash=_digest(secrets.token_urlsafe(32)),  # replaced by the sent link's token
+        token_hash=digest(secrets.token_urlsafe(32)),  # replaced by the sent link's token
         created_by=actor.id,
         expires_at=utcnow() + INVITE_LIFETIME,
     )
@@ -167,7 +155,7 @@ def invite_email_link(invite_id) -> str | None:
     if row is None or row.state != "open":
         return None
     token = secrets.token_urlsafe(32)
-    row.token_hash = _digest(token)
+    row.token_hash = digest(token)
     return notifications.path_for("join.accept", token=token)
 
 
@@ -183,7 +171,7 @@ def find_invite(token: str) -> PartnerInvite:
     """The open invitation of a link, or MemberError saying why it cannot be used."""
     if not token or len(token) > 100:
         raise MemberError("This invitation link is not valid. Check that you copied all of it.")
-    row = db.session.scalar(sa.select(PartnerInvite).where(PartnerInvite.token_hash == _digest(token)))
+    row = db.session.scalar(sa.select(PartnerInvite).where(PartnerInvite.token_hash == digest(token)))
     if row is None:
         raise MemberError("This invitation link is not valid, or a newer one was sent since.")
     if row.state != "open":
@@ -211,7 +199,7 @@ def accept(token: str, name: str, password: str) -> User:
     if find_by_email(row.email) is not None:
         raise MemberError("This email already has a LeadFlow PM account.")
     user = _new_login(row.email, name, password, confirmed=True)  # the link reached this inbox
-    member = add(row.partner, user, row.role, row.inviter)
+    member = add_member(row.partner, user, row.role, row.inviter)
     row.accepted_by = user.id
     audit.record(user, "member.joined", member, after={"email": user.email, "role": row.role, "via": "invitation"})
     return user
@@ -260,7 +248,7 @@ def join_with_code(code: str, email: str, password: str, name: str) -> User:
     if find_by_email(email) is not None:
         raise MemberError("An account with this email already exists.", "email")
     user = _new_login(email, name, password, confirmed=False)
-    member = add(partner, user, CODE_JOIN_ROLE, None)
+    member = add_member(partner, user, CODE_JOIN_ROLE)
     audit.record(user, "member.joined", member, after={"email": user.email, "role": CODE_JOIN_ROLE, "via": "code"})
     owners = active_users(partner, roles=("owner",))
     notifications.notify(owners, "member_joined", reference=("cp", partner.id), name=user.display_name, email=False)
