@@ -60,6 +60,11 @@ class Config:
     RESET_RATE_LIMIT = os.environ.get("RESET_RATE_LIMIT", "5 per hour")
     CONFIRM_RESEND_RATE_LIMIT = os.environ.get("CONFIRM_RESEND_RATE_LIMIT", "3 per hour")
     STAFF_INVITE_RATE_LIMIT = os.environ.get("STAFF_INVITE_RATE_LIMIT", "20 per hour")
+    # The public request form (/request/<slug>): POSTs per client address, and submissions per (normalised) email.
+    PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "20/hour")
+    PUBLIC_FORM_EMAIL_RATE_LIMIT = os.environ.get("PUBLIC_FORM_EMAIL_RATE_LIMIT", "5/day")
+    # Visits a client address records through referral links (/r/<code>); past it the link still works, uncounted.
+    REFERRAL_VISIT_RATE_LIMIT = os.environ.get("REFERRAL_VISIT_RATE_LIMIT", "60/hour")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None  # default: REDIS_URL, else memory
     HSTS = False
 

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import BASE_DIR, CONFIGS
 
 # Blueprints outside the portals (each package defines `bp` and declares its roles per route).
-SHARED_BLUEPRINTS = ("app.files", "app.account", "app.webhooks", "app.notifications", "app.join")
+SHARED_BLUEPRINTS = ("app.files", "app.account", "app.webhooks", "app.notifications", "app.join", "app.portals.public")
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:

@@ -7,6 +7,7 @@ from flask import current_app
 
 from app.db_roles import secure_audit_log
 from app.extensions import db
+from app.leads.imports_cli import import_leads
 
 
 def register_cli(app) -> None:
@@ -21,6 +22,7 @@ def register_cli(app) -> None:
     app.cli.add_command(requeue_stranded_command)
     app.cli.add_command(reset_mfa)
     app.cli.add_command(rotate_key)
+    app.cli.add_command(import_leads)
 
 
 @click.command("create-superadmin")

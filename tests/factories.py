@@ -77,6 +77,8 @@ def make_lead(assignee: ChannelPartner | None = None, originator: ChannelPartner
         allocated_to=assignee.id if assignee else None,
         allocation_status="allocated" if assignee else "pending",
         kanban_stage=kw.pop("kanban_stage", "new"),
+        intake_status=kw.pop("intake_status", "distributed" if assignee else "approved"),
+        confirmed_at=kw.pop("confirmed_at", utcnow()),
         **kw,
     )
     for money_field in ("lead_value", "commission_amount", "fee_override_value"):

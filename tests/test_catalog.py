@@ -170,11 +170,11 @@ def test_lead_submitted_from_a_category(app):
     db.session.commit()
     url = f"/cp/categories/{category.id}/lead"
     form = {
-        "title": "CCTV for 3 warehouses",
-        "description": "Wants a quote by May.",
-        "contact_name": "Dana Lee",
+        "description": "CCTV for 3 warehouses, wants a quote by May.",
+        "first_name": "Dana",
+        "last_name": "Lee",
         "contact_email": "dana@leelogistics.com",
-        "contact_phone": "+1 555 0199",
+        "contact_phone": "+1 202 555 0199",
         "contact_company": "Lee Logistics",
     }
     bad = cp.post(url, data={**form, "contact_email": "not-an-email"})
@@ -185,11 +185,13 @@ def test_lead_submitted_from_a_category(app):
     assert done.status_code == 200 and "submitted" in done.get_data(as_text=True)
     lead = db.session.scalar(sa.select(Lead))
     assert (lead.originated_by, lead.allocation_status, lead.category_id) == (partner.id, "pending", category.id)
+    assert (lead.channel, lead.intake_status, lead.phone_e164) == ("portal", "pending_review", "+12025550199")
     assert lead.allocated_to is None and lead.contact_company == "Lee Logistics"
+    assert lead.title == "Dana Lee · Lee Logistics" and lead.confirmed_at is not None
     note = db.session.scalar(sa.select(Notification).where(Notification.user_id == admin.id))
     assert note.event == "lead_submitted" and "Blue Harbor" in note.message
     listing = cp.get("/cp/leads/originated").get_data(as_text=True)
-    assert "CCTV for 3 warehouses" in listing and "Security" in listing and "Pending" in listing
+    assert "Dana Lee · Lee Logistics" in listing and "Security" in listing and "Pending" in listing
 
 
 def test_originated_leads_are_own_only_and_paginated(app):
@@ -215,12 +217,12 @@ def test_a_partner_past_its_monthly_quota_or_without_originates_is_refused_with_
     category = factories.make_category("Security")
     db.session.commit()
     url = f"/cp/categories/{category.id}/lead"
-    form = {"title": "First", "contact_name": "Dana", "contact_email": "dana@example.com"}
+    form = {"first_name": "Dana", "last_name": "Lee", "contact_email": "dana@example.com"}
     assert cp.post(url, data=form).status_code == 302
-    over = cp.post(url, data={**form, "title": "Second"})
+    over = cp.post(url, data={**form, "first_name": "Second"})
     assert over.status_code == 409 and "quota of 1 leads this month" in over.get_data(as_text=True)
     partner.monthly_lead_quota, partner.cap_originates = None, False
     db.session.commit()
-    off = cp.post(url, data={**form, "title": "Third"})
+    off = cp.post(url, data={**form, "first_name": "Third"})
     assert off.status_code == 409 and "not set up to submit leads" in off.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 1

@@ -96,7 +96,7 @@ def test_admin_dashboard_figures(app, data):
     assert shown["fee_outstanding"] == expected["fee_outstanding"]
     assert shown["fee_generated"] == shown["fee_settled"] + shown["fee_outstanding"]
     assert shown["partners"] == 2 and shown["leads"] == 10
-    assert "1 to allocate · 9 allocated" in html
+    assert "1 unallocated · 9 allocated" in html
     requests = html.split('id="settlement-requests"')[1].split("</ul>")[0]
     assert "Fixed fee deal" in requests and "Beta big deal" not in requests
     outstanding = html.split('id="outstanding-commissions"')[1].split("</table>")[0]

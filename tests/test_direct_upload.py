@@ -30,6 +30,7 @@ from app.models import (
     ContentImage,
     CpPayment,
     LeadEvidence,
+    LeadImport,
     PlatformFeeSettlement,
     StoredFile,
     User,
@@ -157,7 +158,14 @@ def _fee_slip():
     return Case(admin, "/admin/platform-fees/settle", "bank_slip", data, lambda: db.session.scalar(query))
 
 
+def _lead_import():
+    partner, category = factories.make_partner(), factories.make_category()
+    query = sa.select(LeadImport.file_id).where(LeadImport.partner_id == partner.id)
+    return Case(partner.user, "/cp/imports", "file", {"category": str(category.id)}, lambda: db.session.scalar(query))
+
+
 IMAGE, PDF = ("photo.png", png_bytes()), ("slip.pdf", pdf_bytes())
+CSV = ("leads.csv", b"First name,Last name,Email\nAnn,Lee,ann@lee.example\n")
 FORMS = {
     "avatar": (_avatar, "avatar", IMAGE),
     "logo": (_logo, "logo", IMAGE),
@@ -168,6 +176,7 @@ FORMS = {
     "commission_slip": (_commission_slip, "bank_slip", PDF),
     "payment_receipt": (_payment_receipt, "payment_receipt", PDF),
     "fee_slip": (_fee_slip, "bank_slip", PDF),
+    "lead_import": (_lead_import, "lead_import", CSV),
 }
 
 
@@ -346,6 +355,7 @@ EXPECTED_KINDS = {
     "SettleForm.bank_slip": "bank_slip",
     "BankTransferForm.receipt": "payment_receipt",
     "SettleFeesForm.bank_slip": "bank_slip",
+    "UploadForm.file": "lead_import",
 }
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from app.extensions import db
 from app.leads import filters as lead_filters
 from app.leads import queries as lead_queries
-from app.models import AuditEvent, Category, CommissionTransaction, Lead, LeadEvidence, LeadNote
+from app.models import AuditEvent, Category, CategoryField, CommissionTransaction, Lead, LeadEvidence, LeadNote
 from app.models.base import utcnow
 from app.portals.lead_forms import prefix_for
 from tests import factories
@@ -239,6 +239,9 @@ def test_admin_creates_and_allocates_a_lead(app, world):
         "/admin/leads/new",
         data={
             "title": "Fresh lead",
+            "first_name": "Ana",
+            "last_name": "Ruiz",
+            "contact_email": "ana@ruiz.example",
             "lead_value": "5000",
             "commission_amount": "500",
             "partner": str(cp.id),
@@ -248,6 +251,7 @@ def test_admin_creates_and_allocates_a_lead(app, world):
     )
     assert response.status_code == 302
     lead = db.session.scalar(sa.select(Lead).where(Lead.title == "Fresh lead"))
+    assert (lead.channel, lead.intake_status, lead.reviewed_by) == ("admin", "distributed", world["admin"].id)
     assert (lead.allocated_to, lead.platform_fee_amount, lead.net_commission) == (
         cp.id,
         Decimal("50.00"),
@@ -260,6 +264,29 @@ def test_admin_creates_and_allocates_a_lead(app, world):
         data={"allocate-partner": str(other.id), "allocate-version": str(lead.version), "allocate-override_type": ""},
     )
     assert moved.status_code == 302 and fresh(lead.id).allocated_to == other.id
+
+
+def test_admin_entry_shows_the_categorys_own_fields_and_checks_them(app, world):
+    client = client_for(app, world["admin"])
+    category = factories.make_category("Solar")
+    db.session.add(
+        CategoryField(category_id=category.id, key="roof", label="Roof size m2", field_type="number", required=True)
+    )
+    db.session.commit()
+    page = client.get("/admin/leads/new", query_string={"category": str(category.id)}, headers=HX)
+    assert 'name="cf_roof"' in page.get_data(as_text=True) and "Roof size m2 (required)" in page.get_data(as_text=True)
+    data = {
+        "category": str(category.id),
+        "first_name": "Bo",
+        "last_name": "Li",
+        "contact_phone": "+44 20 7946 0958",
+        "override_type": "",
+    }
+    refused = client.post("/admin/leads/new", data={**data, "cf_roof": "big"})
+    assert refused.status_code == 422 and "Enter a number." in refused.get_data(as_text=True)
+    assert client.post("/admin/leads/new", data={**data, "cf_roof": "1,200"}).status_code == 302
+    lead = db.session.scalar(sa.select(Lead).where(Lead.first_name == "Bo"))
+    assert (lead.custom_fields, lead.phone_e164, lead.title) == ({"roof": "1200"}, "+442079460958", "Bo Li")
 
 
 def test_admin_list_filters_and_sorts(app, world):

@@ -124,3 +124,39 @@ def test_the_members_migration_makes_each_partners_user_its_owner_on_sqlite(tmp_
 def test_the_members_migration_makes_each_partners_user_its_owner_on_postgres():
     with scratch_postgres("leadflow_members") as database:
         _owners_after_the_members_migration(database)
+
+
+def _intake_after_the_intake_migration(database: str) -> None:
+    """a1f0c0de0008 on a database with leads: they were accepted before review existed, so they come back approved
+    (distributed when allocated), confirmed when created, normalised and scored; categories get unique slugs."""
+    for step in (("db", "upgrade"), ("seed-demo",), ("db", "downgrade", "a1f0c0de0007"), ("db", "upgrade")):
+        done = flask(*step, database=database)
+        assert done.returncode == 0, done.stderr
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT allocation_status, intake_status, confirmed_at, created_at, contact_email, email_normalized, "
+                "phone_e164, quality_score, originated_by, channel FROM leads"
+            )
+        ).all()
+        slugs = conn.execute(sa.text("SELECT slug FROM categories")).scalars().all()
+    engine.dispose()
+    assert len(rows) > 40
+    for row in rows:
+        assert row.intake_status == ("distributed" if row.allocation_status == "allocated" else "approved")
+        assert row.confirmed_at == row.created_at and row.channel == ("portal" if row.originated_by else "admin")
+        assert (row.email_normalized is None) == (row.contact_email is None)
+    assert any(row.phone_e164 and row.phone_e164.startswith("+") for row in rows)
+    assert max(row.quality_score for row in rows) > 0
+    assert len(set(slugs)) == len(slugs) and "solar-energy" in slugs
+
+
+def test_the_intake_migration_backfills_leads_on_sqlite(tmp_path):
+    _intake_after_the_intake_migration(f"sqlite:///{tmp_path / 'demo.db'}")
+
+
+@requires_postgres
+def test_the_intake_migration_backfills_leads_on_postgres():
+    with scratch_postgres("leadflow_intake_mig") as database:
+        _intake_after_the_intake_migration(database)

@@ -220,7 +220,7 @@ def test_requeue_stranded_without_redis_sends_what_waited(app, mail_outbox):
 
     result = app.test_cli_runner().invoke(args=["requeue-stranded"])
     assert result.exit_code == 0, result.output
-    assert "1 announcements, 1 emails, 0 reports requeued." in result.output
+    assert "1 announcements, 1 emails, 0 reports, 0 imports requeued." in result.output
     statuses = dict(rows(EmailOutbox, EmailOutbox.subject, EmailOutbox.status))
     assert statuses == {"Old": "sent", "New": "queued"}
     assert [m["Subject"] for m in mail_outbox] == ["Old"]
@@ -235,7 +235,7 @@ def test_after_the_outage_the_sweeper_and_a_real_worker_send_every_email_exactly
     assert_outage_state(admin, partners)
     with SmtpServer() as smtp, redis_mode(app) as (client, queue):  # Redis is back
         swept = jobs.requeue_stranded(grace_seconds=0)
-        assert swept == {"announcements": 0, "emails": PARTNERS + 2, "reports": 0}
+        assert swept == {"announcements": 0, "emails": PARTNERS + 2, "reports": 0, "imports": 0}
         assert jobs.requeue_stranded(grace_seconds=0)["emails"] == 0  # a second sweep adds nothing: all in RQ
         assert Queue(queue, connection=client).count == PARTNERS + 2
         run_worker(queue, STRANDED_GRACE_SECONDS=0, **smtp.env())

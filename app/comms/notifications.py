@@ -46,7 +46,37 @@ EVENTS = {
         True,
     ),
     "lead_submitted": Event(
-        "lead", "New lead submitted", "{company} submitted a new lead '{title}'. It is waiting to be allocated.", False
+        "lead",
+        "New lead to review",
+        "{source} brought in a new lead '{title}' (score {score}). It is waiting for review.",
+        False,
+    ),
+    "lead_approved": Event(
+        "lead",
+        "Lead approved",
+        "Your lead '{title}' was approved and will be allocated.",
+        True,
+        (CP,),
+        label="A lead you submitted was approved",
+    ),
+    "lead_rejected": Event(
+        "lead",
+        "Lead rejected",
+        "Your lead '{title}' was rejected. Reason: {reason}",
+        True,
+        (CP,),
+        label="A lead you submitted was rejected",
+    ),
+    "import_finished": Event(
+        "system", "Import finished", "Import of {filename}: {created} created, {rejected} rejected.", False, (ADMIN, CP)
+    ),
+    "credit_decided": Event(
+        "commission",
+        "Lead credit {outcome}",
+        "Your {amount} credit for lead '{title}' was {outcome}.",
+        True,
+        (CP,),
+        label="A lead credit approved or rejected",
     ),
     "lead_assigned": Event(
         "lead",

@@ -84,6 +84,12 @@ def won_lead(admin, partner, title: str, value: str, commission: str, days: int)
         commission_amount=Decimal(commission),
         created_by=admin.id,
         stage_changed_at=won_at,
+        channel="admin",
+        intake_status="distributed",
+        confirmed_at=won_at,
+        first_name="Chris",
+        last_name="Morgan",
+        contact_name="Chris Morgan",
     )
     db.session.add(lead)
     db.session.flush()

@@ -1,9 +1,10 @@
 """Demo leads: dozens across the three demo partners, every stage, values, commissions, a few fee
-overrides, notes, evidence and activity. Everything goes through the pipeline service (won leads too,
-so their commission transactions exist). Each lead is created once, by title."""
+overrides, notes, evidence and activity. Everything goes through the intake and pipeline services (won leads
+too, so their commission transactions exist). Each lead is created once, by title."""
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from app.extensions import db
 from app.files import storage
-from app.leads import pipeline
+from app.leads import intake, pipeline, review, scoring
 from app.models import Category, ChannelPartner, Lead, LeadEvidence, User
 from app.models.base import utcnow
 
@@ -37,6 +38,8 @@ PLAN = [
     ("won", "40000", "3200", None, 26, None),
     ("proposal", "18000", None, None, 28, None),
 ]
+FIRST = ("Jamie", "Priya", "Tom", "Aiko", "Lena", "Omar", "Sofia", "Ben")
+JOBS = ("Operations manager", "CFO", "Facilities lead", "Owner", "IT director", "Office manager")
 LOST_REASONS = ("Went with a cheaper competitor.", "Project postponed to next year.", "No budget after all.")
 
 
@@ -73,13 +76,20 @@ def _seed_lead(admin, partner: ChannelPartner, categories, index: int, plan) -> 
         title += f" (site {index // len(COMPANIES) + 1})"
     if db.session.scalar(sa.select(Lead.id).where(Lead.title == title)):
         return
-    category = categories[index % len(categories)].id if categories else None
-    contact = {"contact_name": "Jamie Rivera", "contact_company": COMPANIES[index % len(COMPANIES)]}
-    origin = partner.id if index % 4 == 0 else None
-    lead = pipeline.create_lead(
-        admin, title=title, description="Interested prospect.", category_id=category, contact=contact,
-        originated_by=origin,
-    )  # fmt: skip
+    category = categories[index % len(categories)] if categories else None
+    company = COMPANIES[index % len(COMPANIES)]
+    data = {
+        "title": title, "description": "Interested prospect.", "first_name": FIRST[index % len(FIRST)],
+        "last_name": "Rivera", "contact_company": company, "job_title": JOBS[index % len(JOBS)],
+        "contact_email": f"{FIRST[index % len(FIRST)].lower()}.rivera{index}@{company.split()[0].lower()}.example",
+        "contact_phone": f"+1 415 555 01{index % 100:02d}", "industry": "Services" if index % 3 else "",
+        "lead_type": "business", "budget": "25k_100k" if index % 2 else "", "timeline": "quarter" if index % 3 else "",
+    }  # fmt: skip
+    if index % 4 == 3:  # brought in by the partner itself through the portal, then reviewed
+        lead = intake.submit(data, category, channel="portal", actor=partner.user, partner=partner)
+        review.approve(lead, admin)
+    else:
+        lead = intake.submit(data, category, channel="admin", actor=admin)
     pipeline.allocate(lead, partner, admin, override=override)
     actor = partner.user
     pipeline.set_amounts(lead, value, commission, actor, lead.version)
@@ -109,14 +119,18 @@ def seed() -> None:
         return
     partners.sort(key=lambda p: p.user.email)
     categories = list(db.session.scalars(sa.select(Category).order_by(Category.sort_order, Category.name)))
+    settings = scoring.settings()  # partners earn a lead credit on approval and on Won (seed 001)
+    settings.credit_on_approval, settings.credit_percent_on_won = Decimal("25.00"), Decimal("2.00")
     with current_app.test_request_context("/"):  # notification links are built with url_for
         index = 0
         for partner in partners:
             for plan in PLAN:
                 _seed_lead(admin, partner, categories, index, plan)
                 index += 1
-        for extra in range(3):  # waiting for allocation
+        for extra in range(3):  # approved, waiting for allocation
             title = f"Unallocated enquiry #{extra + 1}"
             if not db.session.scalar(sa.select(Lead.id).where(Lead.title == title)):
-                pipeline.create_lead(admin, title=title, description="Came in through the website form.")
+                data = {"title": title, "description": "Came in by phone.", "first_name": "Sam",
+                        "last_name": f"Okafor {extra + 1}", "contact_phone": f"+44 20 7946 09{extra:02d}"}  # fmt: skip
+                intake.submit(data, categories[0] if categories else None, channel="admin", actor=admin)
         db.session.flush()

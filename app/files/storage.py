@@ -60,7 +60,10 @@ KIND_GROUPS = {
     "bank_slip": ("image", "pdf"),
     "client_payment": ("image", "pdf"),
     "payment_receipt": ("image", "pdf"),
+    "lead_import": ("document",),  # app/leads/imports.py then accepts only .csv and .xlsx
 }
+# Kinds whose files may be larger than MAX_UPLOAD_BYTES.
+KIND_MAX_BYTES = {"lead_import": 20 * 1024 * 1024}
 # Who may ask for a direct upload of each kind.
 DIRECT_UPLOAD_ROLES = {
     "avatar": {"channel_partner", "admin", "super_admin"},
@@ -71,13 +74,14 @@ DIRECT_UPLOAD_ROLES = {
     "category_image": {"admin", "super_admin"},
     "bank_slip": {"admin"},
     "client_payment": {"admin"},
+    "lead_import": {"channel_partner", "admin"},
 }
 PUBLIC_KINDS = {"logo", "avatar", "category_image", "content_image"}
 _WRITTEN = "storage_written_keys"
 
 
-def _max_bytes() -> int:
-    return int(current_app.config["MAX_UPLOAD_BYTES"])
+def _max_bytes(kind: str | None = None) -> int:
+    return KIND_MAX_BYTES.get(kind) or int(current_app.config["MAX_UPLOAD_BYTES"])
 
 
 def _limits() -> Limits:
@@ -252,8 +256,8 @@ def presign_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) ->
         raise UploadRejected("This type of file is not accepted here.")
     if size <= 0:
         raise UploadRejected("The file is empty.")
-    if size > _max_bytes():
-        raise UploadRejected(f"The file is too large (the limit is {_max_bytes() // (1024 * 1024)} MB).")
+    if size > _max_bytes(kind):
+        raise UploadRejected(f"The file is too large (the limit is {_max_bytes(kind) // (1024 * 1024)} MB).")
     content_type = TYPES[type_key].content_type
     row = StoredFile(
         kind=kind,
@@ -268,7 +272,7 @@ def presign_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) ->
     )
     db.session.add(row)
     db.session.flush()
-    return row, backend.presigned_post(row.storage_key, content_type, _max_bytes())
+    return row, backend.presigned_post(row.storage_key, content_type, _max_bytes(kind))
 
 
 def confirm_upload(stored_file: StoredFile, *, actor) -> StoredFile:
@@ -282,7 +286,7 @@ def confirm_upload(stored_file: StoredFile, *, actor) -> StoredFile:
     problem = None
     if size is None:
         problem = "The upload did not arrive. Please try again."
-    elif size == 0 or size > _max_bytes():
+    elif size == 0 or size > _max_bytes(stored_file.kind):
         problem = "The file is empty or too large."
     elif not magic_matches(TYPE_BY_EXTENSION[ext], backend.head_bytes(stored_file.storage_key, 64)):
         problem = f"The file's content does not match its .{ext} extension."

@@ -63,6 +63,7 @@ _CP_RULES = {
     "client_payment": _cp_sees_client_payment,
     "payment_receipt": _cp_sees_receipt,
     "report": lambda user, partner, f: _requested_report(user, f),
+    "lead_import": lambda user, partner, f: f.cp_id == partner.id,  # the partner's own imports and rejected rows
 }
 
 

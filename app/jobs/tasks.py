@@ -11,7 +11,8 @@ from app.accounts import recovery
 from app.comms import announcements, mail
 from app.extensions import db
 from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT, enqueue
-from app.models import Announcement, EmailOutbox, ReportExport, User
+from app.leads import confirmation
+from app.models import Announcement, EmailOutbox, LeadImport, ReportExport, User
 from app.models.base import utcnow
 from app.partners import members
 
@@ -119,6 +120,9 @@ def _context(row: EmailOutbox) -> dict:
         user = db.session.get(User, row.user_id) if row.user_id else None
         context["link"] = recovery.email_link(row.template, user)
         db.session.commit()
+    elif row.template == "confirm_lead":  # a prospect's double opt-in link, made the same way
+        context["link"] = confirmation.email_link(context["lead_id"])
+        db.session.commit()
     return context
 
 
@@ -188,6 +192,12 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
         .order_by(ReportExport.created_at)
         .limit(SWEEP_BATCH)
     ).all()
+    imports = db.session.scalars(
+        sa.select(LeadImport.id)
+        .where(LeadImport.status == "queued", LeadImport.updated_at <= cutoff)
+        .order_by(LeadImport.updated_at)
+        .limit(SWEEP_BATCH)
+    ).all()
     db.session.rollback()  # end the read: a job run here writes from its own session (SQLite would wait on us)
     counts = {
         # Announcements first: delivering one queues its emails, which the next sweep (or their own jobs) sends.
@@ -196,6 +206,7 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
         ),
         "emails": sum(_requeue("app.jobs.tasks.send_email", "email", i, WAIT) for i in emails),
         "reports": sum(_requeue("app.jobs.reports.build_report_pdf", "report", i, RUN) for i in reports),
+        "imports": sum(_requeue("app.jobs.imports.run_import", "import", i, RUN) for i in imports),
     }
     if any(counts.values()):
         log.warning("requeued stranded work: %s", counts)

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from app.models import Category, Lead
-from app.models.leads import ALLOCATION_STATUSES, STAGES
+from app.models.leads import ALLOCATION_STATUSES, INTAKE_STATUSES, STAGES
 from app.statements import per_shape
 from app.validators import query_date, query_uuid
 
@@ -28,8 +28,9 @@ SORTS = {
     "stage": STAGE_ORDER,
     "updated": Lead.updated_at,
     "created": Lead.created_at,
+    "score": Lead.quality_score,
 }
-NEVER_NULL_SORTS = {"title", "stage", "updated", "created"}
+NEVER_NULL_SORTS = {"title", "stage", "updated", "created", "score"}
 
 
 @dataclass
@@ -38,6 +39,7 @@ class LeadFilters:
 
     stage: str | None = None
     allocation: str | None = None
+    intake: str | None = None
     cp_id: uuid.UUID | None = None
     category_id: uuid.UUID | None = None
     date_from: date | None = None
@@ -52,6 +54,7 @@ class LeadFilters:
         return cls(
             stage=args.get("stage") if args.get("stage") in STAGES else None,
             allocation=args.get("allocation") if args.get("allocation") in ALLOCATION_STATUSES else None,
+            intake=args.get("intake") if args.get("intake") in INTAKE_STATUSES else None,
             cp_id=query_uuid(args.get("cp")),
             category_id=query_uuid(args.get("category")),
             date_from=query_date(args.get("from")),
@@ -66,6 +69,7 @@ class LeadFilters:
         values = {
             "stage": self.stage,
             "allocation": self.allocation,
+            "intake": self.intake,
             "cp": self.cp_id,
             "category": self.category_id,
             "from": self.date_from.isoformat() if self.date_from else None,
@@ -86,6 +90,7 @@ def _conditions() -> dict:
         "assigned_to": Lead.allocated_to == sa.bindparam("assigned_to"),
         "stage": Lead.kanban_stage == sa.bindparam("stage"),
         "allocation": Lead.allocation_status == sa.bindparam("allocation"),
+        "intake": Lead.intake_status == sa.bindparam("intake"),
         "cp": sa.or_(Lead.allocated_to == partner, Lead.originated_by == partner),
         "category": Lead.category_id == sa.bindparam("category"),
         "date_from": Lead.created_at >= sa.bindparam("date_from"),
@@ -104,6 +109,7 @@ def criteria_for(filters: LeadFilters, assigned_to=None, stage: bool = True) -> 
         "assigned_to": assigned_to,
         "stage": filters.stage if stage else None,
         "allocation": filters.allocation,
+        "intake": filters.intake,
         "cp": filters.cp_id,
         "category": filters.category_id,
         "date_from": datetime.combine(filters.date_from, time.min) if filters.date_from else None,

@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.leads import FEE_TYPES, STAGE_LABELS, STAGES
-from app.money import commissions
+from app.money import commissions, credits
 from app.partners.members import active_users
 from app.web import money
 
@@ -166,32 +166,6 @@ def _partner_name(lead, actor) -> str:
 # --- operations -------------------------------------------------------------------------------
 
 
-def create_lead(
-    actor, *, title: str, description: str = "", category_id=None, contact=None, originated_by=None
-) -> Lead:
-    """A new unallocated lead (stage new). Admins create leads here; CPs submit through the customer view."""
-    title = (title or "").strip()
-    if not title:
-        raise PipelineError("Give the lead a title.", "title")
-    lead = Lead(
-        title=title[:200],
-        description=(description or "").strip(),
-        category_id=category_id,
-        originated_by=originated_by,
-        created_by=actor.id,
-        allocation_status="pending",
-        kanban_stage="new",
-        **(contact or {}),
-    )
-    db.session.add(lead)
-    db.session.flush()
-    commissions.recompute(lead, actor)
-    _activity(lead, actor, "created", title=lead.title)
-    audit.record(actor, "lead.created", lead, after=audit.snapshot(lead, "title", "category_id", "allocation_status"))
-    db.session.flush()
-    return lead
-
-
 def allocate(lead, partner, actor, override=None, expected_version=None) -> Lead:
     """Give the lead to an approved partner (or another one): stage New, the partner is notified.
 
@@ -202,12 +176,16 @@ def allocate(lead, partner, actor, override=None, expected_version=None) -> Lead
         raise PipelineError(f"{partner.company_name} is inactive and takes no new leads.", "partner")
     if partner is None or not partner.takes_new_leads:
         raise PipelineError("Choose an approved channel partner that works assigned leads.", "partner")
+    if not lead.may_be_allocated:
+        raise PipelineError(
+            f"Only approved leads can be allocated; this one is {lead.intake_label.lower()}.", "partner"
+        )
     _assert_not_frozen(lead)
     _claim_version(lead, expected_version)
     before = audit.snapshot(lead, "allocated_to", "allocation_status", "kanban_stage", *OVERRIDE_FIELDS)
     previous = lead.assignee.company_name if lead.assignee else None
     old_stage = lead.kanban_stage
-    lead.allocated_to, lead.allocation_status = partner.id, "allocated"
+    lead.allocated_to, lead.allocation_status, lead.intake_status = partner.id, "allocated", "distributed"
     lead.kanban_stage, lead.stage_changed_at, lead.lost_reason = "new", utcnow(), None
     if override is not None:
         lead.fee_override_type, lead.fee_override_value = override
@@ -271,6 +249,10 @@ def change_stage(lead, stage: str, actor, expected_version, lost_reason: str | N
             title=lead.title, reason=reason,
         )  # fmt: skip
     _tell_admins_if_voided(lead, old_stage, tx)
+    if stage == "won":
+        credits.on_won(lead, actor)
+    elif old_stage == "won":
+        credits.void_pending(lead, actor, "The lead left Won.", kind="won")
     db.session.flush()  # the activity and audit rows go in together
     return lead
 
@@ -307,6 +289,8 @@ def set_amounts(lead, value, commission, actor, expected_version) -> Lead:
     except commissions.CommissionFrozen as exc:
         raise Frozen(str(exc)) from None
     after = audit.snapshot(lead, *MONEY_FIELDS)
+    if lead.kanban_stage == "won":
+        credits.follow_value(lead, actor)
     _activity(lead, actor, "amounts_changed", before=before, after=after)
     audit.record(actor, "lead.amounts_changed", lead, before=before, after=after)
     db.session.flush()

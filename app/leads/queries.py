@@ -63,12 +63,15 @@ class LeadRow(NamedTuple):
     lost_reason: str | None
     version: int
     updated_at: datetime
+    quality_score: int
+    intake_status: str
     category_name: str | None
     assignee_name: str | None
 
     # The model's own properties, read from the same fields.
     has_fee_override = Lead.has_fee_override
     stage_label = Lead.stage_label
+    intake_label = Lead.intake_label
 
     @classmethod
     def from_lead(cls, lead: Lead) -> "LeadRow":
@@ -92,6 +95,8 @@ ROW_COLUMNS = (
     Lead.lost_reason,
     Lead.version,
     Lead.updated_at,
+    Lead.quality_score,
+    Lead.intake_status,
 )
 
 

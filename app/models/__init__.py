@@ -13,6 +13,14 @@ from app.models.finance import (
     StripeEvent,
 )
 from app.models.idempotency import IdempotencyKey
+from app.models.intake import (
+    CategoryField,
+    IntakeSettings,
+    LeadConfirmation,
+    LeadImport,
+    OriginationCredit,
+    ReferralVisit,
+)
 from app.models.leads import Lead, LeadActivity, LeadEvidence, LeadNote
 from app.models.members import PartnerInvite, PartnerMember
 from app.models.partners import ChannelPartner
@@ -26,6 +34,7 @@ __all__ = [
     "AnnouncementTarget",
     "AuditEvent",
     "Category",
+    "CategoryField",
     "CategoryImage",
     "ChannelPartner",
     "CommissionTransaction",
@@ -34,9 +43,12 @@ __all__ = [
     "CpPayment",
     "EmailOutbox",
     "IdempotencyKey",
+    "IntakeSettings",
     "Lead",
     "LeadActivity",
+    "LeadConfirmation",
     "LeadEvidence",
+    "LeadImport",
     "LeadNote",
     "MfaCredential",
     "PartnerInvite",
@@ -44,9 +56,11 @@ __all__ = [
     "MfaRecoveryCode",
     "Notification",
     "OneTimeToken",
+    "OriginationCredit",
     "PlatformFeeConfig",
     "PlatformFeeSettlement",
     "PlatformFeeSettlementItem",
+    "ReferralVisit",
     "ReportExport",
     "StoredFile",
     "StripeEvent",

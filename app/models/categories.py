@@ -1,5 +1,6 @@
 """Categories of what partners sell, and partners' own content per category."""
 
+import re
 import uuid
 from datetime import datetime
 
@@ -12,17 +13,39 @@ from app.models.base import Timestamps, enum, fk, pk
 CONTENT_STATUSES = ("draft", "submitted", "approved", "rejected")
 
 
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:120] or "category"
+
+
+def _unique_slug(context) -> str:
+    """A new category's slug from its name (kept when it is renamed: public links must not break)."""
+    base = slugify(context.get_current_parameters()["name"])
+    slug, n = base, 1
+    while context.connection.scalar(sa.text("SELECT 1 FROM categories WHERE slug = :s"), {"s": slug}):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
 class Category(Timestamps, db.Model):
     __tablename__ = "categories"
 
     id: Mapped[uuid.UUID] = pk()
     name: Mapped[str] = mapped_column(sa.String(120), nullable=False, unique=True)
+    # The public request form's address, /request/<slug> (SPEC 9.2).
+    slug: Mapped[str] = mapped_column(sa.String(140), nullable=False, unique=True, default=_unique_slug)
+    accepts_public_requests: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=True, server_default=sa.true()
+    )
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True, index=True)
     sort_order: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, index=True)
     created_by: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL")
 
     images = relationship("CategoryImage", order_by="CategoryImage.sort_order", cascade="all, delete-orphan")
+    fields = relationship(
+        "CategoryField", order_by="(CategoryField.sort_order, CategoryField.created_at)", cascade="all, delete-orphan"
+    )
 
 
 class CategoryImage(db.Model):

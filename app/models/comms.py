@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models.base import Timestamps, enum, fk, pk, utcnow
 
 NOTIFICATION_TYPES = ("lead", "commission", "approval", "announcement", "system")
-REFERENCE_TYPES = ("lead", "commission", "cp", "announcement", "payment", "settlement")
+REFERENCE_TYPES = ("lead", "commission", "cp", "announcement", "payment", "settlement", "lead_import")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
 
 

@@ -18,6 +18,7 @@ FILE_KINDS = (
     "category_image",
     "content_image",
     "report",
+    "lead_import",  # an imported lead file and its rejected rows (app/leads/imports.py)
 )
 
 

@@ -5,8 +5,8 @@ with its own stage, money, note and evidence forms) has unique field ids and lab
 """
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
@@ -78,25 +78,18 @@ class AllocateForm(OverrideFields, FlaskForm):
     partner = SelectField("Channel partner", validators=[DataRequired("Choose a channel partner.")])
 
 
-class LeadCreateForm(IdempotentForm):
-    title = StringField("Title", validators=[DataRequired("Give the lead a title."), Length(max=200)])
-    description = TextAreaField("Description", validators=[Length(max=10000)])
+class LeadCreateExtras(OverrideFields):
+    """What an admin sets besides the lead's data when entering it: title, category, money, allocation."""
+
+    title = StringField("Title (optional: name · company)", validators=[Length(max=200)])
     category = SelectField("Category", validators=[Optional()])
-    contact_name = StringField("Contact name", validators=[Length(max=120)])
-    contact_company = StringField("Contact company", validators=[Length(max=200)])
-    contact_email = EmailField("Contact email", validators=[Optional(), Email(), Length(max=254)])
-    contact_phone = StringField("Contact phone", validators=[Length(max=40)])
     lead_value = StringField("Lead value", validators=[money])
     commission_amount = StringField("Commission amount", validators=[money])
     partner = SelectField("Allocate to (optional)", validators=[Optional()])
-    override_type = SelectField("Platform fee override", choices=OVERRIDE_CHOICES)
-    override_value = StringField("Override value (% or $)")
 
-    def validate_override_value(self, field):
-        try:
-            self.parsed = pipeline.parse_override(self.override_type.data, field.data)
-        except pipeline.PipelineError as exc:
-            raise ValidationError(str(exc)) from None
+
+class AdminLeadForm(LeadCreateExtras, IdempotentForm):
+    pass
 
 
 class DeleteLeadForm(IdempotentForm):

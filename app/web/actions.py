@@ -31,9 +31,11 @@ class Outcome:
 
 
 def attach_error(form, exc: Refused) -> None:
-    """Show a refusal beside the field it concerns, when the form has that field."""
-    if form is not None and exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, str(exc)]
+    """Show a refusal beside the field(s) it concerns, when the form has them."""
+    messages = getattr(exc, "errors", None) or {exc.field: str(exc)}
+    for name, message in messages.items():
+        if form is not None and name and name in form:
+            form[name].errors = [*form[name].errors, message]
 
 
 def run_action(form, operation: Callable[[Any], Any], answer: Callable[[Outcome], Any], validate=None):

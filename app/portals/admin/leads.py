@@ -8,18 +8,17 @@ from flask_login import current_user
 
 from app.access import STAFF, roles
 from app.extensions import db
-from app.leads import pipeline
+from app.leads import intake, pipeline
 from app.leads import queries as lead_queries
 from app.loaders import get_or_404, load_lead, parse_uuid
-from app.models import ChannelPartner
+from app.models import Category, ChannelPartner
 from app.portals import lead_cards, lead_views
 from app.portals.admin import bp
-from app.portals.lead_forms import AllocateForm, LeadCreateForm
+from app.portals.intake_forms import lead_form
+from app.portals.lead_forms import AdminLeadForm, AllocateForm
 from app.web import is_htmx_partial, render
 from app.web.actions import run_action
 from app.web.routes import add_route
-
-CONTACT_FIELDS = ("contact_name", "contact_company", "contact_email", "contact_phone")
 
 
 def _partner_choices(blank: str | None = None):
@@ -56,39 +55,40 @@ def lead_partner_suggest():
     return render_template("_partials/leads/_partner_options.html", partners=partners, typed=typed.strip())
 
 
-def _create_form() -> LeadCreateForm:
-    form = LeadCreateForm()
+def _create_form(category_id=None, formdata=None):
+    """The admin's new-lead form: the chosen category's fields (app/portals/intake_forms) and the admin extras."""
+    category = db.session.get(Category, parse_uuid(category_id)) if category_id else None
+    form = lead_form(category, base=AdminLeadForm, formdata=formdata)
     form.category.choices = [("", "No category")] + [(str(c.id), c.name) for c in lead_queries.categories()]
     form.partner.choices = _partner_choices(blank="Leave unallocated")
-    return form
+    return form, category
 
 
 @bp.get("/leads/new")
 def lead_new():
-    return render("admin/leads/new.html", form=_create_form())
+    """Choosing a category re-renders the form with its fields (HTMX), keeping what was typed."""
+    category_id = request.args.get("category")
+    form, _category = _create_form(category_id, formdata=request.args if category_id else None)
+    return render("admin/leads/new.html", form=form)
 
 
 @bp.post("/leads/new")
 def lead_create():
+    form, category = _create_form(request.form.get("category"))
+
     def reply(outcome):
         if not outcome.ok:
-            return render("admin/leads/new.html", form=outcome.form, status=422)
+            return render("admin/leads/new.html", form=outcome.form, status=outcome.status)
         flash(f"Lead “{outcome.result.title}” created.", "success")
         return redirect(url_for("admin.lead_detail", lead_id=outcome.result.id))
 
-    form = _create_form()
-    return run_action(form, _create, reply, validate=form.validate_on_submit)
+    return run_action(form, lambda f: _create(f, category), reply)
 
 
-def _create(form):
-    contact = {name: (form[name].data or "").strip() or None for name in CONTACT_FIELDS}
-    lead = pipeline.create_lead(
-        current_user,
-        title=form.title.data,
-        description=form.description.data,
-        category_id=form.category.data or None,
-        contact=contact,
-    )
+def _create(form, category):
+    """Admin entry (SPEC 9.2): trusted and reviewed by its author, so approved at once; then money and allocation."""
+    data = {**form.lead_data(), "title": form.title.data}
+    lead = intake.submit(data, category, channel="admin", actor=current_user)
     pipeline.set_amounts(lead, form.lead_value.data, form.commission_amount.data, current_user, None)
     if form.partner.data:
         partner = db.session.get(ChannelPartner, parse_uuid(form.partner.data))

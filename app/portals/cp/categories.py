@@ -2,40 +2,15 @@
 
 from flask import flash, redirect, url_for
 from flask_login import current_user
-from wtforms import EmailField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from app.access import WORKERS, members
 from app.catalog import operations as catalog
-from app.idempotency import IdempotentForm
 from app.leads import intake
 from app.loaders import load_category
 from app.portals.cp import bp
+from app.portals.intake_forms import lead_form
 from app.web import is_htmx_partial, render
 from app.web.actions import run_action
-
-
-class LeadForm(IdempotentForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
-    contact_name = StringField("Contact name", validators=[DataRequired(), Length(max=120)])
-    contact_email = EmailField("Contact email", validators=[Optional(), Email(), Length(max=254)])
-    contact_phone = StringField(
-        "Contact phone",
-        validators=[
-            Optional(),
-            Length(max=40),
-            Regexp(r"^[0-9+()\-.\s]{5,40}$", message="Use digits, spaces, + ( ) -."),
-        ],
-    )
-    contact_company = StringField("Contact company", validators=[Optional(), Length(max=200)])
-
-    def validate(self, extra_validators=None):
-        ok = super().validate(extra_validators)
-        if ok and not (self.contact_email.data or self.contact_phone.data):
-            self.contact_email.errors.append("Give the contact's email or phone, so the lead can be followed up.")
-            return False
-        return ok
 
 
 @bp.get("/categories")
@@ -61,7 +36,8 @@ def _lead_form(category, form, status=200, error=None):
 @bp.get("/categories/<category_id>/lead")
 @members(*WORKERS)  # the form of something a viewer cannot do
 def category_lead(category_id):
-    return _lead_form(load_category(category_id, active_only=True), LeadForm(formdata=None))
+    category = load_category(category_id, active_only=True)
+    return _lead_form(category, lead_form(category))
 
 
 @bp.post("/categories/<category_id>/lead")
@@ -80,10 +56,11 @@ def category_lead_submit(category_id):
                 category=category,
                 lead=lead,
             )
-        flash(f"Lead “{lead.title}” submitted. An admin will allocate it.", "success")
+        flash(f"Lead “{lead.title}” submitted (score {lead.quality_score}). An admin will review it.", "success")
         return redirect(url_for("cp.leads_originated"))
 
     def submit(form):
-        return intake.submit_lead(current_user.partner, category, form.data, actor=current_user)
+        partner = current_user.partner
+        return intake.submit(form.lead_data(), category, channel="portal", actor=current_user, partner=partner)
 
-    return run_action(LeadForm(), submit, reply)
+    return run_action(lead_form(category), submit, reply)

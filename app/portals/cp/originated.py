@@ -1,4 +1,5 @@
-"""Leads this partner brought in (read-only): category, submission date, allocation status."""
+"""Leads this partner brought in (read-only): category, submission date, intake status with the score and any
+rejection reason, allocation status."""
 
 import sqlalchemy as sa
 from flask import request
@@ -7,6 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Lead
+from app.models.leads import INTAKE_LABELS
 from app.portals.cp import bp
 from app.validators import query_page
 from app.web import render
@@ -15,10 +17,14 @@ PAGE_SIZE = 20
 STATUSES = ("pending", "allocated")
 
 
+def _choice(name: str, allowed) -> str:
+    value = request.args.get(name, "")
+    return value if value in allowed else ""
+
+
 @bp.get("/leads/originated")
 def leads_originated():
-    status = request.args.get("status", "")
-    status = status if status in STATUSES else ""
+    status, intake = _choice("status", STATUSES), _choice("intake", INTAKE_LABELS)
     stmt = (
         sa.select(Lead)
         .options(joinedload(Lead.category))
@@ -27,6 +33,8 @@ def leads_originated():
     )
     if status:
         stmt = stmt.where(Lead.allocation_status == status)
+    if intake:
+        stmt = stmt.where(Lead.intake_status == intake)
     page = query_page(request.args)
     pagination = db.paginate(stmt, page=max(page, 1), per_page=PAGE_SIZE, error_out=False)
     return render(
@@ -34,4 +42,6 @@ def leads_originated():
         partial="cp/originated/partials/_table.html",
         pagination=pagination,
         status_filter=status,
+        intake_filter=intake,
+        intake_labels=INTAKE_LABELS,
     )
