@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install browser lint scan scan-code scan-deps worker bench clean
+.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ worker: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-intake: install
+	$(BIN)/python bench/intake.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

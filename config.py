@@ -65,6 +65,8 @@ class Config:
     PUBLIC_FORM_EMAIL_RATE_LIMIT = os.environ.get("PUBLIC_FORM_EMAIL_RATE_LIMIT", "5/day")
     # Visits a client address records through referral links (/r/<code>); past it the link still works, uncounted.
     REFERRAL_VISIT_RATE_LIMIT = os.environ.get("REFERRAL_VISIT_RATE_LIMIT", "60/hour")
+    # Phone numbers typed without a country code are read as this region's (ISO 3166 code) for E.164.
+    PHONE_DEFAULT_REGION = os.environ.get("PHONE_DEFAULT_REGION", "US")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None  # default: REDIS_URL, else memory
     HSTS = False
 

@@ -191,3 +191,75 @@ def test_rollups_and_fee_settled_dates_reconcile_after_the_bulk_load(seeded):
     assert dashboards.admin_overview()["totals"] == reports.report_totals()
     settled_ids = {i.transaction_id for i in all_of(PlatformFeeSettlementItem)}
     assert {tx.id for tx in all_of(CommissionTransaction) if tx.fee_settled_at is not None} == settled_ids
+
+
+def lead_filled(lead) -> set[str]:
+    names = ("first_name", "last_name", "contact_email", "contact_phone", "contact_company", "job_title", "industry",
+             "address", "lead_type", "budget", "timeline")  # fmt: skip
+    return {name for name in names if getattr(lead, name)}
+
+
+@requires_postgres
+def test_leads_carry_consistent_intake_data_with_some_duplicates(seeded):
+    """The new lead columns are what app.leads.intake would have stored: status, confirmation, score, keys."""
+    from app.leads import duplicates, scoring
+    from app.leads.fields import normalise_email, to_e164
+    from app.models import Category
+    from app.models.categories import slugify
+    from app.tools.scale_contacts import default_weights
+
+    leads = all_of(Lead)
+    assert {lead.intake_status for lead in leads if lead.allocated_to} == {"distributed"}
+    assert {lead.intake_status for lead in leads if not lead.allocated_to} == {"approved", "pending_review"}
+    assert all(lead.confirmed_at == lead.created_at for lead in leads)
+    assert {lead.channel for lead in leads} == {"portal", "referral", "admin", "public_form", "import"}
+    assert {lead.channel for lead in leads if lead.originated_by} == {"portal", "referral"}
+    weights = default_weights()
+    assert weights == {"required": 30, "additional": 40, "qualification": 30}
+    for lead in leads:
+        assert lead.contact_name == f"{lead.first_name} {lead.last_name}"
+        assert lead.email_normalized == normalise_email(lead.contact_email)
+        assert lead.phone_e164 == (to_e164(lead.contact_phone) if lead.contact_phone else None)
+        assert (lead.quality_score, lead.score_breakdown) == scoring.score(lead_filled(lead), None, weights)
+        assert lead.custom_fields == {} and lead.utm == {}
+    scores = Counter(lead.quality_score for lead in leads)
+    assert len(scores) > 5 and max(scores) <= 100
+    phones = Counter(lead.phone_e164 for lead in leads if lead.phone_e164)
+    emails = Counter(lead.email_normalized for lead in leads)
+    assert 0 < sum(n > 1 for n in phones.values()) < LEADS // 10
+    assert 0 < sum(n > 1 for n in emails.values()) < LEADS // 10
+    assert any(lead.contact_email != lead.email_normalized for lead in leads)  # typed with capitals or a +tag
+    newest = max(leads, key=lambda lead: lead.created_at)
+    assert duplicates.find_duplicate(newest.email_normalized, newest.phone_e164) is not None
+    assert duplicates.find_duplicate("nobody@nowhere.test", "+12025550100") is None
+    assert all(c.slug == slugify(c.name) and c.accepts_public_requests for c in all_of(Category))
+
+
+def test_generated_contacts_are_valid_and_scored_like_intake(app):
+    """Without a database: each generated row's phone is valid for phonenumbers, its keys and score are intake's."""
+    import json
+    import random
+
+    from app.leads import scoring
+    from app.leads.fields import clean, normalise_email, to_e164
+    from app.tools.scale_contacts import COLUMNS, Contacts, check_phones, default_weights
+    from app.tools.scale_rows import FIRST, LAST
+
+    check_phones(random.Random(3), 1_000_000)
+    contacts = Contacts(random.Random(3), FIRST, LAST)
+    rows = [dict(zip(COLUMNS, contacts.row(n, n % 3 > 0, n % 3 == 1, "2026-01-01 00:00:00"), strict=True))
+            for n in range(1, 3001)]  # fmt: skip
+    for row in rows:
+        assert row["email_normalized"] == normalise_email(row["contact_email"])
+        assert row["phone_e164"] == (to_e164(row["contact_phone"]) if row["contact_phone"] else None)
+        cleaned = clean({**row, "contact_company": "Client Ltd"}, None).columns  # what every channel accepts
+        assert (cleaned["email_normalized"], cleaned.get("phone_e164")) == (row["email_normalized"], row["phone_e164"])
+        filled = {name for name, value in row.items() if value} | {"contact_company"}
+        points, breakdown = scoring.score(filled, None, default_weights())
+        assert (int(row["quality_score"]), json.loads(row["score_breakdown"])) == (points, breakdown)
+        assert row["intake_status"] in (("distributed",) if row["channel"] in ("portal", "referral") else INTAKE)
+    assert len(contacts.scores) < 2**7 + 1  # scored once per distinct set of filled fields
+    assert len({row["phone_e164"] for row in rows}) < len([row for row in rows if row["phone_e164"]])
+
+
+INTAKE = ("distributed", "approved", "pending_review")

@@ -1,13 +1,18 @@
-"""Demo intake (SPEC 9.2): category fields, the credit defaults, a review queue with scores from high to low,
-possible duplicates, a rejected lead, a bad lead and origination credits in each state. Created once: each
+"""Demo intake (SPEC 9.2): category fields, a review queue with scores from high to low, possible duplicates, a
+rejected lead, a bad lead, origination credits, public requests (one awaiting its confirmation), referral visits
+and leads per source, and a finished import with rejected rows. Created once: each
 demo submission carries an intake_key."""
+
+import io
 
 import sqlalchemy as sa
 from flask import current_app
+from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.leads import intake, review
-from app.models import Category, CategoryField, ChannelPartner, Lead, OriginationCredit, User
+from app.jobs.imports import run_import
+from app.leads import confirmation, imports, intake, referrals, review
+from app.models import Category, CategoryField, ChannelPartner, Lead, OriginationCredit, ReferralVisit, User
 from app.money import credits
 
 SOLAR_FIELDS = (
@@ -86,7 +91,64 @@ def seed() -> None:
         )
         credits.decide(approved, admin, True)
         _bad_lead(admin)
+        _public_and_referrals(solar, admin)
+        _import(solar, admin)
     db.session.flush()
+
+
+PUBLIC = (  # (utm_source or None for a plain public request, confirmed?, data)
+    (None, False, {"first_name": "Noor", "last_name": "Haddad", "contact_email": "noor@haddad-homes.example",
+                   "cf_roof_size": "90", "lead_type": "consumer", "timeline": "year"}),
+    (None, True, {"first_name": "Ike", "last_name": "Okoye", "contact_email": "ike@okoye-print.example",
+                  "contact_phone": "+44 161 496 0321", "contact_company": "Okoye Print", "cf_roof_size": "400",
+                  "lead_type": "business", "budget": "25k_100k", "timeline": "quarter"}),
+    ("newsletter", True, {"first_name": "Lucia", "last_name": "Ferri", "contact_email": "lucia@ferri-wines.example",
+                          "contact_company": "Ferri Wines", "cf_roof_size": "650", "lead_type": "business",
+                          "budget": "over_100k", "timeline": "now"}),
+    ("linkedin", False, {"first_name": "Tariq", "last_name": "Aziz", "contact_email": "tariq@aziz-cafe.example",
+                         "cf_roof_size": "70"}),
+    ("linkedin", True, {"first_name": "Eva", "last_name": "Nowak", "contact_email": "eva@nowak-dental.example",
+                        "contact_company": "Nowak Dental", "cf_roof_size": "150", "timeline": "year"}),
+)  # fmt: skip
+
+
+def _public_and_referrals(solar: Category, admin) -> None:
+    """Public requests (one still waiting for its confirmation) and cp1's referral visits and leads."""
+    partner = _partner("cp1@demo.test")
+    for n, source in enumerate(("newsletter", "newsletter", "linkedin", "linkedin", "linkedin", None, None)):
+        args = {"utm_source": source, "utm_medium": "email" if source == "newsletter" else "social"} if source else {}
+        referrals.record_visit(partner, args, "https://northwind.example/blog" if n % 2 else None, solar)
+    visits = {
+        v.utm_source: v
+        for v in db.session.scalars(sa.select(ReferralVisit).where(ReferralVisit.partner_id == partner.id))
+    }
+    for source, confirmed, data in PUBLIC:
+        lead = referrals.submit_request(data, solar, visits.get(source) if source else None)
+        if confirmed:
+            confirmation.redeem(confirmation.new_token(lead))
+    first = db.session.scalar(sa.select(Lead).where(Lead.channel == "referral", Lead.intake_status == "pending_review"))
+    if first is not None:
+        review.approve(first, admin)
+
+
+IMPORT_CSV = """First name,Surname,E-mail,Mobile,Company name,Roof size (m²),Notes
+Aisha,Bello,aisha@bello-farms.example,+1 312 555 0101,Bello Farms,1200,Barn roofs
+Marco,Rossi,marco@rossi-tiles.example,,Rossi Tiles,300,
+Yuki,Tanaka,,+1 312 555 0103,Tanaka Sushi,80,Call after 3pm
+Grace,Hopper,grace@navalyard.example,,Naval Yard,850,Already in touch with a partner
+Bad,Row,not-an-email,,,,
+Pieter,De Vries,pieter@devries.example,+31 20 555 0199,De Vries BV,,Roof size unknown
+=HYPERLINK("http://x"),Formula,formula@example.com,,,,A cell starting with =
+"""
+
+
+def _import(solar: Category, admin) -> None:
+    """A finished admin import of a small CSV: created rows, a duplicate, and rejected rows to download."""
+    upload = FileStorage(io.BytesIO(IMPORT_CSV.encode()), filename="trade-show-leads.csv", content_type="text/csv")
+    imp = imports.upload(upload, actor=admin, category=solar)
+    imports.start(imp, imp.mapping, admin, queue=False)
+    db.session.commit()
+    run_import(str(imp.id))
 
 
 def _bad_lead(admin) -> None:

@@ -4,6 +4,7 @@ last 90 days is a possible duplicate of the earliest such lead, whose originator
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from app.extensions import db
 from app.models import Lead
@@ -13,9 +14,17 @@ from app.models.leads import DEAD_INTAKE_STATUSES
 WINDOW = timedelta(days=90)
 
 
+def any_of(column, values):
+    """`column IN values`; on PostgreSQL as `= ANY(one array parameter)`, which a batch of a thousand values
+    sends without rendering a thousand parameters."""
+    if db.engine.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String)))
+    return column.in_(list(values))
+
+
 def _earliest(column, values, since, exclude_id=None):
     stmt = sa.select(Lead.id, Lead.created_at, column.label("key")).where(
-        column.in_(values), Lead.created_at >= since, Lead.intake_status.not_in(DEAD_INTAKE_STATUSES)
+        any_of(column, values), Lead.created_at >= since, Lead.intake_status.not_in(DEAD_INTAKE_STATUSES)
     )
     if exclude_id is not None:
         stmt = stmt.where(Lead.id != exclude_id)

@@ -65,7 +65,7 @@ STANDARD_FIELDS = (
     FieldSpec("lead_type", "Lead type", kind="choice", group="qualification", choices=LEAD_TYPES),
     FieldSpec("budget", "Budget", kind="choice", group="qualification", choices=BUDGETS),
     FieldSpec("timeline", "Timeline", kind="choice", group="qualification", choices=TIMELINES),
-    FieldSpec("description", "What they need", kind="textarea", group="", max_length=MAX_DESCRIPTION),
+    FieldSpec("description", "What is needed", kind="textarea", group="", max_length=MAX_DESCRIPTION),
 )
 STANDARD_NAMES = tuple(spec.name for spec in STANDARD_FIELDS)
 
@@ -117,7 +117,7 @@ def to_e164(raw: str, region: str | None = None) -> str:
     """The number in E.164 (+4420…); ValueError when it is not a valid number.
 
     Numbers without a country code are read as the default region's (PHONE_DEFAULT_REGION)."""
-    return _e164(raw, region or current_app.config.get("PHONE_DEFAULT_REGION", "US"))
+    return _e164(raw, region or current_app.config["PHONE_DEFAULT_REGION"])
 
 
 @lru_cache(maxsize=4096)  # clean() checks a number, then stores its E.164: parsed once
@@ -171,7 +171,8 @@ class CleanLead:
         return {name for name, value in self.columns.items() if value} | {CUSTOM_PREFIX + k for k in self.custom}
 
 
-def _text(data: Mapping, name: str) -> str:
+def plain_text(data: Mapping, name: str) -> str:
+    """The submitted value of `name` as text: control characters removed, trimmed."""
     value = data.get(name)
     if value is None:
         return ""
@@ -184,7 +185,7 @@ def clean(data: Mapping, category, specs: list[FieldSpec] | None = None) -> Clea
     `specs` (specs_for(category)) may be passed by a caller cleaning many rows of one category (an import)."""
     errors, result = {}, CleanLead()
     for spec in specs if specs is not None else specs_for(category):
-        value = _text(data, spec.name)
+        value = plain_text(data, spec.name)
         if not value:
             if spec.required:
                 errors[spec.name] = f"{spec.label} is required."

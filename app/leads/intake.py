@@ -6,6 +6,7 @@ Confirmed leads wait in `pending_review` for an admin (app/leads/review), except
 which is approved at once.
 """
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -81,7 +82,8 @@ def submit(
     score, breakdown = scoring.score(clean.filled, category, scoring.weights())
     now = utcnow()
     lead = Lead(
-        title=(fields._text(data, "title") or fields.default_title(clean.columns))[:200],
+        id=uuid.uuid4(),  # known now, so the lead, its activity and its audit row go in one flush
+        title=(fields.plain_text(data, "title") or fields.default_title(clean.columns))[:200],
         description=clean.columns.pop("description", ""),
         category_id=category.id if category else None,
         originated_by=partner.id if partner else None,
@@ -101,7 +103,6 @@ def submit(
         **clean.columns,
     )
     db.session.add(lead)
-    db.session.flush()
     detail = {"source": channel}
     db.session.add(LeadActivity(lead_id=lead.id, actor_id=actor.id if actor else None, action="created", detail=detail))
     audit.record(actor, "lead.submitted", lead, after={"title": lead.title, "channel": channel, "score": score})

@@ -70,6 +70,19 @@ class Lead(Timestamps, db.Model):
         # The review queue, best score first; and the originator's monthly count (quota).
         sa.Index("ix_leads_intake_score", "intake_status", "quality_score", "created_at"),
         sa.Index("ix_leads_originated_created", "originated_by", "created_at"),
+        # Rarely set: partial indexes, so deleting a lead (or a user) finds what points at it without a scan.
+        sa.Index(
+            "ix_leads_duplicate_of_id",
+            "duplicate_of_id",
+            postgresql_where=sa.text("duplicate_of_id IS NOT NULL"),
+            sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_leads_reviewed_by",
+            "reviewed_by",
+            postgresql_where=sa.text("reviewed_by IS NOT NULL"),
+            sqlite_where=sa.text("reviewed_by IS NOT NULL"),
+        ),
         # SPEC 9.2 invariant: no lead is past pending_confirmation without having been confirmed.
         sa.CheckConstraint(
             "intake_status = 'pending_confirmation' OR confirmed_at IS NOT NULL",
@@ -120,6 +133,7 @@ class Lead(Timestamps, db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     duplicate_of_id: Mapped[uuid.UUID | None] = fk("leads.id", nullable=True, ondelete="SET NULL", index=False)
     reviewed_by: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL", index=False)
+    # (both indexed by partial indexes above)
     reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     # Referral attribution and campaign tags, kept as they arrived.
@@ -149,6 +163,7 @@ class Lead(Timestamps, db.Model):
     duplicate_of = relationship("Lead", remote_side="Lead.id", foreign_keys=[duplicate_of_id])
     reviewer = relationship("User", foreign_keys=[reviewed_by])
     referral_visit = relationship("ReferralVisit")
+    lead_import = relationship("LeadImport")
     evidence = relationship("LeadEvidence", order_by="LeadEvidence.created_at", cascade="all, delete-orphan")
     notes = relationship("LeadNote", order_by="LeadNote.created_at.desc()", cascade="all, delete-orphan")
     activity = relationship("LeadActivity", order_by="LeadActivity.created_at.desc()", cascade="all, delete-orphan")

@@ -15,6 +15,8 @@ import psycopg
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.tools.scale_contacts import COLUMNS as CONTACT_COLUMNS
+from app.tools.scale_contacts import check_phones
 from app.tools.scale_rows import (
     ADMIN_EMAIL,
     CP_EMAIL,
@@ -40,13 +42,12 @@ COLUMNS = {
                          "bank_branch", "bank_swift_code", "created_at", "updated_at", "code"),
     "partner_members": ("id", "partner_id", "user_id", "role", "status", "created_at"),
     "categories": ("id", "name", "description", "is_active", "sort_order", "created_by", "created_at",
-                   "updated_at"),
+                   "updated_at", "slug"),
     "platform_fee_config": ("id", "fee_type", "fee_value", "is_active", "created_by", "effective_from", "notes"),
     "leads": ("id", "title", "description", "category_id", "originated_by", "allocated_to", "created_by",
-              "allocation_status", "kanban_stage", "contact_name", "contact_email", "contact_phone",
-              "contact_company", "lead_value", "commission_amount", "fee_override_type", "fee_override_value",
+              "allocation_status", "kanban_stage", "contact_company", "lead_value", "commission_amount", "fee_override_type", "fee_override_value",
               "platform_fee_amount", "net_commission", "fee_capped", "lost_reason", "stage_changed_at", "version",
-              "created_at", "updated_at"),
+              "created_at", "updated_at", *CONTACT_COLUMNS),
     "commission_transactions": ("id", "lead_id", "cp_id", "gross_commission", "platform_fee", "net_commission",
                                 "lead_value", "status", "fee_rule_type", "fee_rule_value", "fee_rule_source",
                                 "fee_config_id", "fee_capped", "won_at", "client_paid_at",
@@ -165,6 +166,7 @@ def generate(plan: Plan, reset: bool) -> Generator:
         prepare(conn, reset)
         gen = Generator(plan, hash_password(PASSWORD), make_slip(None))
         check_fee_math((gen.old_rule, gen.active_rule, *gen.overrides), random.Random(plan.seed))
+        check_phones(random.Random(plan.seed), plan.leads)
         copy_rows(conn, "users", gen.users(), plan)
         copy_rows(conn, "channel_partners", gen.partner_rows(), plan)
         copy_rows(conn, "partner_members", gen.member_rows(), plan)

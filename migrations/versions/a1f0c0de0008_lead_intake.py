@@ -197,6 +197,9 @@ def upgrade():
         batch_op.create_index('ix_leads_intake_score', ['intake_status', 'quality_score', 'created_at'], unique=False)
         batch_op.create_index('ix_leads_originated_created', ['originated_by', 'created_at'], unique=False)
         batch_op.create_index('ix_leads_phone_e164_created', ['phone_e164', 'created_at'], unique=False)
+        for column in ('duplicate_of_id', 'reviewed_by'):
+            where = sa.text(f'{column} IS NOT NULL')
+            batch_op.create_index(f'ix_leads_{column}', [column], unique=False, postgresql_where=where, sqlite_where=where)
         batch_op.create_index(batch_op.f('ix_leads_referral_visit_id'), ['referral_visit_id'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_leads_intake_key'), ['intake_key'])
         batch_op.create_foreign_key(batch_op.f('fk_leads_duplicate_of_id_leads'), 'leads', ['duplicate_of_id'], ['id'], ondelete='SET NULL')
@@ -279,6 +282,8 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('uq_leads_intake_key'), type_='unique')
         batch_op.drop_index(batch_op.f('ix_leads_referral_visit_id'))
         batch_op.drop_index('ix_leads_phone_e164_created')
+        batch_op.drop_index('ix_leads_reviewed_by')
+        batch_op.drop_index('ix_leads_duplicate_of_id')
         batch_op.drop_index('ix_leads_originated_created')
         batch_op.drop_index('ix_leads_intake_score')
         batch_op.drop_index(batch_op.f('ix_leads_import_id'))

@@ -108,12 +108,14 @@ def request_form(slug):
         per_email = ratelimit.hit(ratelimit.value_bucket("PUBLIC_FORM_EMAIL_RATE_LIMIT", RATE_PREFIX, email))
         if not per_email.allowed:
             raise TooManyRequests(per_email)
-        return referrals.submit_request(f.lead_data(), category, visit)
+        lead = referrals.submit_request(f.lead_data(), category, visit)
+        # What the answer shows, read before the commit expires the rows (no queries after it).
+        return {"email": lead.contact_email, "category": {"name": category.name, "slug": category.slug}}
 
     def reply(outcome):
         if outcome.ok:
             return render("public/request/sent.html", partial="public/request/partials/_sent.html",
-                          category=category, email=outcome.result.contact_email)  # fmt: skip
+                          **outcome.result)  # fmt: skip
         if isinstance(outcome.error, TooManyRequests):
             return _too_many(outcome.error.verdict, category)
         return _form_page(category, form, outcome.status, str(outcome.error) if outcome.error else None)
