@@ -268,7 +268,9 @@ def test_the_job_runs_in_a_real_rq_worker_with_progress(app, client, admin, cate
 
 def test_an_import_left_queued_when_its_job_was_lost_is_run_by_the_sweeper(app, client, admin, category):
     login(client, admin)
-    imp = upload_ok(client, "admin", csv_bytes([["Ann", "Lee", "ann@lee.example", "", "", "", ""]]), "lost.csv", category)
+    imp = upload_ok(
+        client, "admin", csv_bytes([["Ann", "Lee", "ann@lee.example", "", "", "", ""]]), "lost.csv", category
+    )
     imp.status = "queued"  # the mapping was guessed at upload; its job never ran (Redis lost it)
     imp.updated_at = utcnow() - timedelta(minutes=10)
     db.session.commit()

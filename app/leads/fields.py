@@ -6,10 +6,10 @@ returns the values to store or raises `LeadDataInvalid` with a message per field
 """
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
