@@ -180,24 +180,9 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
         .order_by(EmailOutbox.created_at)
         .limit(SWEEP_BATCH)
     ).all()
-    announcements = db.session.scalars(
-        sa.select(Announcement.id)
-        .where(Announcement.sent_at.is_(None), Announcement.created_at <= cutoff)
-        .order_by(Announcement.created_at)
-        .limit(SWEEP_BATCH)
-    ).all()
-    reports = db.session.scalars(
-        sa.select(ReportExport.id)
-        .where(ReportExport.status == "queued", ReportExport.created_at <= cutoff)
-        .order_by(ReportExport.created_at)
-        .limit(SWEEP_BATCH)
-    ).all()
-    imports = db.session.scalars(
-        sa.select(LeadImport.id)
-        .where(LeadImport.status == "queued", LeadImport.updated_at <= cutoff)
-        .order_by(LeadImport.updated_at)
-        .limit(SWEEP_BATCH)
-    ).all()
+    announcements = _oldest(Announcement.id, Announcement.created_at, Announcement.sent_at.is_(None), cutoff=cutoff)
+    reports = _oldest(ReportExport.id, ReportExport.created_at, ReportExport.status == "queued", cutoff=cutoff)
+    imports = _oldest(LeadImport.id, LeadImport.updated_at, LeadImport.status == "queued", cutoff=cutoff)
     db.session.rollback()  # end the read: a job run here writes from its own session (SQLite would wait on us)
     counts = {
         # Announcements first: delivering one queues its emails, which the next sweep (or their own jobs) sends.
@@ -211,6 +196,12 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
     if any(counts.values()):
         log.warning("requeued stranded work: %s", counts)
     return counts
+
+
+def _oldest(column, since, *where, cutoff):
+    """Up to SWEEP_BATCH ids of rows that match `where` and have waited since before `cutoff`, oldest first."""
+    stmt = sa.select(column).where(*where, since <= cutoff).order_by(since).limit(SWEEP_BATCH)
+    return db.session.scalars(stmt).all()
 
 
 def _requeue(job: str, kind: str, row_id, when_down: str) -> bool:
