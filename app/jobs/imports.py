@@ -26,6 +26,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from psycopg import sql as pgsql
 from sqlalchemy.dialects import sqlite
 
 from app.audit import trail as audit
@@ -271,7 +272,7 @@ def insert_leads(values: list[dict]) -> set:
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["intake_key"]).returning(table.c.id)
         return set(db.session.connection().execute(stmt, values).scalars())
     names = list(values[0])
-    columns = ", ".join(names)
+    columns = pgsql.SQL(", ").join(map(pgsql.Identifier, names))
     json_columns = {name for name, value in values[0].items() if isinstance(value, dict)}
     with _driver_cursor() as cursor:
         # The job can run again (intake keys): its commits need not wait for the WAL to reach the disk.
@@ -279,12 +280,11 @@ def insert_leads(values: list[dict]) -> set:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS import_leads_batch (LIKE leads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        with cursor.copy(f"COPY import_leads_batch ({columns}) FROM STDIN") as copy:
+        with cursor.copy(pgsql.SQL("COPY import_leads_batch ({}) FROM STDIN").format(columns)) as copy:
             for row in values:
                 copy.write_row([_copy_value(row[name]) if name in json_columns else row[name] for name in names])
-        # The column names are our own keys, not input.
-        insert = f"INSERT INTO leads ({columns}) SELECT {columns} FROM import_leads_batch"  # noqa: S608
-        cursor.execute(insert + " ON CONFLICT (intake_key) DO NOTHING RETURNING id")
+        insert = "INSERT INTO leads ({c}) SELECT {c} FROM import_leads_batch ON CONFLICT (intake_key) DO NOTHING RETURNING id"
+        cursor.execute(pgsql.SQL(insert).format(c=columns))
         created = {row[0] for row in cursor.fetchall()}
         cursor.execute("TRUNCATE import_leads_batch")
     return created
