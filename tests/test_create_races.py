@@ -255,12 +255,12 @@ def test_cp_lead_submissions_race_to_one_lead(app):
     clients = same_cookie_clients(app, partner.user, TWINS)
     page = clients[0].get(f"/cp/categories/{category.id}/lead").get_data(as_text=True)
     key = re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
-    body = {"title": "Office roof", "contact_name": "Ann", "contact_email": "ann@example.com", FIELD: key}
+    body = {"first_name": "Ann", "last_name": "Roof", "contact_email": "ann@example.com", FIELD: key}
     answers = send_together(clients, f"/cp/categories/{category.id}/lead", [dict(body) for _ in range(TWINS)])
     assert {a.status_code for a in answers} == {302}
     from app.models import Lead
 
-    assert count(Lead, Lead.title == "Office roof") == 1
+    assert count(Lead, Lead.title == "Ann Roof") == 1
     per_admin = db.session.execute(
         sa.select(Notification.user_id, sa.func.count())
         .where(Notification.user_id.in_(admin_ids))

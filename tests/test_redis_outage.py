@@ -264,7 +264,7 @@ def test_a_worker_starting_after_the_outage_delivers_everything_on_its_own(app, 
     with SmtpServer() as smtp, redis_mode(app) as (_client, queue):
         log = run_worker(queue, **smtp.env())
         outbox = rows(EmailOutbox, EmailOutbox.to_email, EmailOutbox.status)
-    assert "Requeued stranded work: {'announcements': 1, 'emails': 7, 'reports': 0}" in log, log
+    assert "Requeued stranded work: {'announcements': 1, 'emails': 7, 'reports': 0, 'imports': 0}" in log, log
     assert count(Announcement, Announcement.sent_at.is_(None)) == 0
     assert count(Notification, Notification.reference_id == lost.id) == len(partners)
     assert {status for _to, status in outbox} == {"sent"} and len(outbox) == 2 * len(partners) + 2
