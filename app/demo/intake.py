@@ -84,7 +84,7 @@ def seed() -> None:
             leads[key] = intake.submit(
                 data, solar, channel=channel, actor=partner.user, partner=partner, intake_key=key
             )
-        review.reject(leads["demo-rejected"], admin, "incomplete", "The email and phone are placeholders.")
+        review.reject(leads["demo-rejected"], admin, "incomplete", "The email and phone are made up.")
         review.approve(leads["demo-credit"], admin)
         approved = db.session.scalar(
             sa.select(OriginationCredit).where(OriginationCredit.lead_id == leads["demo-credit"].id)
