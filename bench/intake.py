@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench import intake_data, load  # noqa: E402
 from bench.client import Session, wait_until_up  # noqa: E402
 from bench.paths import Target  # noqa: E402
-from bench.run import LOGINS, PASSWORD, Row, build_app, encryption_keys, free_port  # noqa: E402
+from bench.run import LOGINS, PASSWORD, Row, build_app, encryption_keys, finish, free_port  # noqa: E402
 
 DUP_P95_MS, FORM_RATIO, IMPORT_ROWS_PER_S, IMPORT_RSS_MB = 5.0, 3.0, 5000.0, 200.0
 FORM_DOMAIN = "form-bench.example.com"
@@ -245,11 +244,7 @@ def main() -> int:
 
             redis.Redis.from_url(REDIS_DB_URL).flushdb()  # the benchmark's own database: limits, queued emails
     print_table(rows)
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
-    failed = [r.path for r in rows if r.verdict != "PASS"]
-    print(f"\n{'ALL TARGETS MET' if not failed else 'TARGETS MISSED: ' + ', '.join(failed)}")
-    return 1 if failed else 0
+    return finish(rows, args.json)
 
 
 if __name__ == "__main__":

@@ -369,8 +369,13 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     print_table(rows)
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    return finish(rows, args.json)
+
+
+def finish(rows: list[Row], json_path: Path | None) -> int:
+    """Write the rows as JSON if asked, say whether every target was met; the exit status (0: all met)."""
+    if json_path:
+        json_path.write_text(json.dumps([asdict(r) for r in rows], indent=2))
     failed = [r.path for r in rows if r.verdict != "PASS"]
     print(f"\n{'ALL TARGETS MET' if not failed else 'TARGETS MISSED: ' + ', '.join(failed)}")
     return 1 if failed else 0
