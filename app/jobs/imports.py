@@ -96,8 +96,7 @@ def prepare(plan: Plan, rows: list[list[str]], now) -> list[tuple[list[str], dic
         try:
             clean = fields.clean(imports.row_data(row, plan.mapping), None, list(plan.specs))
         except fields.LeadDataInvalid as exc:
-            error = "; ".join(f"{plan.labels.get(name, name)}: {message}" for name, message in exc.errors.items())
-            out.append((row, None, error))
+            out.append((row, None, imports.error_text(exc, plan.labels)))
             continue
         out.append((row, _values(plan, clean, now, scores), None))
     return out

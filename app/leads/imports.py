@@ -182,8 +182,8 @@ def row_data(row: list[str], mapping: dict) -> dict:
     return {target: row[int(index)] if int(index) < len(row) else "" for index, target in mapping.items()}
 
 
-def error_text(exc: fields.LeadDataInvalid, category) -> str:
-    labels = dict(targets(category))
+def error_text(exc: fields.LeadDataInvalid, labels: dict[str, str]) -> str:
+    """A row's errors on one line, each after its field's label (`labels`: dict(targets(category)))."""
     return "; ".join(f"{labels.get(name, name)}: {message}" for name, message in exc.errors.items())
 
 
@@ -308,6 +308,7 @@ def preview(imp: LeadImport, mapping: dict, n: int = 20) -> list[PreviewRow]:
     """The first `n` rows as the job would take them: invalid (with messages), duplicate (of a live lead or of
     an earlier row of the file) or valid, each with its score."""
     category, weights = imp.category, scoring.weights()
+    labels = dict(targets(category))
     rows, cleaned = [], []
     for number, row in enumerate(data_rows(imp), 2):
         if len(rows) >= n:
@@ -317,7 +318,7 @@ def preview(imp: LeadImport, mapping: dict, n: int = 20) -> list[PreviewRow]:
         try:
             clean = fields.clean(row_data(row, mapping), category)
         except fields.LeadDataInvalid as exc:
-            item.status, item.messages = "invalid", [error_text(exc, category)]
+            item.status, item.messages = "invalid", [error_text(exc, labels)]
             continue
         item.score = scoring.score(clean.filled, category, weights)[0]
         cleaned.append((item, clean.columns.get("email_normalized"), clean.columns.get("phone_e164")))
