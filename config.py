@@ -109,6 +109,20 @@ class Config:
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None  # a local stub in tests
     STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd")
 
+    # The public API (SPEC 9.5): requests per API key or per user, and the lifetimes of user tokens.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    API_ACCESS_TOKEN_SECONDS = int(os.environ.get("API_ACCESS_TOKEN_SECONDS", "900"))
+    API_REFRESH_TOKEN_DAYS = int(os.environ.get("API_REFRESH_TOKEN_DAYS", "30"))
+    # Outbound webhooks: a URL resolving to a private, loopback or link-local address is refused unless allowed.
+    WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE")
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    # Text messages: "console" logs them; "twilio" sends through Twilio's client (TWILIO_API_BASE: a local stub).
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID") or None
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN") or None
+    TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER") or None
+    TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE") or None
+
     FEE_OVERDUE_DAYS = int(os.environ.get("FEE_OVERDUE_DAYS", "30"))
     CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
     SENTRY_DSN = os.environ.get("SENTRY_DSN") or None

@@ -111,6 +111,12 @@ def register_web(app: Flask) -> None:
     from app.web.navigation import register_navigation
 
     app.before_request(access.enforce)
+    from app.api import register_api
+    from app.extensions import limiter
+
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"] or app.config["REDIS_URL"] or "memory://"
+    limiter.init_app(app)  # after access.enforce: the API's limits count per key or user, known by then
+    register_api(app)
     app.jinja_env.globals["may"] = access.may  # show only the buttons that work for this person
     web.register_template_helpers(app)
     web.register_errors(app)

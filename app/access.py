@@ -46,6 +46,11 @@ def portal_roles(blueprint, *allowed: str) -> None:
     _blueprint_roles[blueprint.name] = tuple(allowed)
 
 
+def public_blueprint(name: str) -> None:
+    """A blueprint registered by a library (the OpenAPI document's) whose routes are all public."""
+    _blueprint_roles[name] = PUBLIC
+
+
 def allowed_roles_for(endpoint: str):
     view = current_app.view_functions.get(endpoint)
     if view is None:
@@ -81,6 +86,10 @@ def enforce():
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # 404s and static files
+    if request.path.startswith("/api/v1/"):
+        from app.api.principal import enforce as enforce_api
+
+        return enforce_api(endpoint)  # keys and tokens, never the session cookie
     if current_user.is_authenticated and sessions.expired(passive=endpoint in _PASSIVE):
         logout_user()
         session.clear()
@@ -162,6 +171,6 @@ def member_roles_for(endpoint: str, method: str | None = None) -> tuple[str, ...
     declared = getattr(current_app.view_functions.get(endpoint), "member_roles", None)
     if declared is not None:
         return declared
-    if not endpoint.startswith("cp.") or (method or request.method) in ("GET", "HEAD"):
+    if not endpoint.startswith(("cp.", "api_")) or (method or request.method) in ("GET", "HEAD"):
         return ANY_MEMBER  # a member's own things (account, notifications) are theirs whatever the role
     return WORKERS

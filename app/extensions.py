@@ -2,6 +2,7 @@
 
 import time
 
+from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sock import Sock
@@ -28,6 +29,17 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
+
+
+def _rate_limit_key() -> str:
+    from app.api.principal import rate_limit_key
+
+    return rate_limit_key()
+
+
+# Only the API's blueprints carry limits (app/api); storage is RATELIMIT_STORAGE_URI, else REDIS_URL, else memory.
+# With Redis down the counters fall back to memory: a limit is a helper, never a reason to refuse a request.
+limiter = Limiter(key_func=_rate_limit_key, headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True)
 
 
 class RedisHandle:

@@ -36,6 +36,7 @@ from app.models.base import utcnow
 from app.web import is_htmx
 
 FIELD = "idempotency_key"
+HEADER = "Idempotency-Key"  # what the API (/api/v1/) sends instead of the form field
 CHANGES = ("POST", "PUT", "PATCH", "DELETE")
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEEP = timedelta(days=1)  # a twin arrives within seconds; a key older than this is only a stored answer
@@ -94,6 +95,11 @@ def submitted_key() -> tuple[str, str] | None:
     htmx sends a DELETE's fields in the query string, so they are looked for there too."""
     if request.method not in CHANGES or not current_user.is_authenticated:
         return None
+    if _is_api():  # the API's header (SPEC 9.5); a malformed one is refused before anything is done
+        value = request.headers.get(HEADER)
+        if value is not None and not KEY.match(value):
+            _api_refusal(f"{HEADER} must be 16 to 64 letters, digits, '-' or '_' (a UUID will do).")
+        return (HEADER, value) if value else None
     for name in request.values:
         if name == FIELD or name.endswith(f"-{FIELD}"):
             value = request.values.get(name, "")
@@ -104,6 +110,9 @@ def submitted_key() -> tuple[str, str] | None:
 def fingerprint(key_field: str) -> str:
     """What was sent (path and fields, file names; not the CSRF token or the key), to tell a twin from a reuse."""
     digest = hashlib.sha256(f"{request.method} {request.path}".encode())
+    if _is_api():
+        digest.update(request.get_data())
+        return digest.hexdigest()
     for name, value in sorted(request.values.items(multi=True)):
         if name not in ("csrf_token", key_field):
             digest.update(repr((name, value)).encode())
@@ -131,6 +140,8 @@ def claim_submitted_key():
             )
         ).one_or_none()
         if first is not None and (first.endpoint, first.request_hash) != (sent["endpoint"], sent["request_hash"]):
+            if _is_api():
+                _api_refusal(f"This {HEADER} was used with another request; send a new key for new contents.")
             return _refusal("This form was already sent with other contents. Reload the page to send it again.")
         if first is not None and first.completed_at is not None:
             return replay(first.response)
@@ -224,6 +235,16 @@ def _back_to_the_page():
         response.headers["Location"] = target
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/v1/")
+
+
+def _api_refusal(message: str):
+    from flask_smorest import abort
+
+    abort(422, message=message, errors={HEADER: [message]})
 
 
 def _refusal(message: str):

@@ -70,6 +70,7 @@ def submit(
     referrer_url: str | None = None,
     import_id=None,
     intake_key: str | None = None,
+    approve: bool | None = None,
 ) -> Lead:
     """Create a lead from a submission on `channel`, originated by `partner` if any.
 
@@ -107,8 +108,27 @@ def submit(
     db.session.add(LeadActivity(lead_id=lead.id, actor_id=actor.id if actor else None, action="created", detail=detail))
     audit.record(actor, "lead.submitted", lead, after={"title": lead.title, "channel": channel, "score": score})
     if confirmed:
-        mark_confirmed(lead, actor, approve=channel == "admin", at=now)
+        mark_confirmed(lead, actor, approve=channel == "admin" if approve is None else approve, at=now)
     db.session.flush()
+    return lead
+
+
+def submit_from_api(data: Mapping, category: Category | None, actor, *, via_key: bool, trusted: bool) -> Lead:
+    """A lead sent to POST /api/v1/leads (SPEC 9.2, 9.5). Staff enter it approved, as on their form; a trusted
+    supplier's key (scope leads:trusted) too; a partner member's own token is trusted like the portal (confirmed,
+    to review); a partner's plain key brings third-party contacts, who confirm by email first (double opt-in)."""
+    partner = None if actor.is_staff else actor.partner
+    confirmed = actor.is_staff or trusted or not via_key
+    if not confirmed and not fields.plain_text(data, "contact_email"):
+        raise fields.LeadDataInvalid({"contact_email": "The prospect confirms by email: send contact_email."})
+    lead = submit(
+        data, category, channel="api", actor=actor, partner=partner, confirmed=confirmed,
+        approve=actor.is_staff or trusted,
+    )  # fmt: skip
+    if not confirmed:
+        from app.leads import confirmation
+
+        confirmation.issue(lead)
     return lead
 
 

@@ -1,8 +1,9 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from app.models.api import ApiKey, ApiRefreshToken, ApiTokenFamily
 from app.models.audit import AuditEvent
 from app.models.categories import Category, CategoryImage, ContentImage, CpCategoryContent
-from app.models.comms import Announcement, AnnouncementTarget, EmailOutbox, Notification
+from app.models.comms import Announcement, AnnouncementTarget, EmailOutbox, Notification, SmsOutbox
 from app.models.fees import PlatformFeeConfig
 from app.models.files import StoredFile
 from app.models.finance import (
@@ -28,8 +29,16 @@ from app.models.reports import ReportExport
 from app.models.security import MfaCredential, MfaRecoveryCode
 from app.models.tokens import OneTimeToken
 from app.models.users import User, UserSession
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiKey",
+    "ApiRefreshToken",
+    "ApiTokenFamily",
+    "SmsOutbox",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Announcement",
     "AnnouncementTarget",
     "AuditEvent",

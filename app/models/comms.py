@@ -80,3 +80,26 @@ class EmailOutbox(Timestamps, db.Model):
     # The send in progress: set and committed before SMTP, so a send cut short is recognised on retry.
     claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+SMS_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+
+
+class SmsOutbox(Timestamps, db.Model):
+    """One text message to send (SPEC 9.5 notification channels); sent by a job like the email outbox.
+    `skipped` is a message not sent because its recipient opted out (STOP) before it went."""
+
+    __tablename__ = "sms_outbox"
+
+    id: Mapped[uuid.UUID] = pk()
+    notification_id: Mapped[uuid.UUID | None] = fk("notifications.id", nullable=True, ondelete="SET NULL", unique=True)
+    user_id: Mapped[uuid.UUID | None] = fk("users.id", nullable=True, ondelete="SET NULL")
+    to_phone: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    body: Mapped[str] = mapped_column(sa.String(640), nullable=False)
+    status: Mapped[str] = mapped_column(enum(*SMS_STATUSES, name="sms_status"), nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    provider_id: Mapped[str | None] = mapped_column(sa.String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(100))

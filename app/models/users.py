@@ -38,6 +38,12 @@ class User(UserMixin, Timestamps, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     # Event keys (see services.notifications.EVENTS) this user does not want by email.
     email_muted_events: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    # Text messages (SPEC 9.5): a mobile number in E.164, the person's opt-in, the events they want by SMS, and
+    # when they replied STOP (which turns the opt-in off until they opt in again).
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    sms_opt_in: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    sms_events: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     membership = relationship(
         "PartnerMember", back_populates="user", uselist=False, foreign_keys="PartnerMember.user_id"

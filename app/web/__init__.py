@@ -153,6 +153,10 @@ def register_template_helpers(app) -> None:
 
 
 def _error(status: int, template: str, **context):
+    from app.api import problems
+
+    if problems.is_api_request():
+        return problems.problem(status, context.get("title"))
     if is_htmx_partial():
         return make_response(render_template("errors/_message.html", status=status, **context), status)
     return make_response(render_template(template, status=status, **context), status)

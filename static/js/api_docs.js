@@ -1,0 +1,11 @@
+// The API reference page (/api/docs): Swagger UI, vendored, reading the live OpenAPI document.
+window.addEventListener("DOMContentLoaded", function () {
+  var root = document.getElementById("swagger-ui");
+  window.SwaggerUIBundle({
+    url: root.dataset.specUrl,
+    domNode: root,
+    deepLinking: true,
+    tryItOutEnabled: false,
+    persistAuthorization: false,
+  });
+});

@@ -1,0 +1,1 @@
+"""Rows of tests/api_access_table.py, one module per domain."""
