@@ -34,6 +34,26 @@ def load_partner(partner_id) -> ChannelPartner:
     return partner
 
 
+def load_member(partner, member_id):
+    """One member of `partner` (itself loaded with load_partner); a member of any other partner is missing."""
+    from app.models import PartnerMember
+
+    member = get_or_404(PartnerMember, member_id)
+    if member.partner_id != partner.id:
+        abort(404)
+    return member
+
+
+def load_invite(partner, invite_id):
+    """One invitation of `partner` (itself loaded with load_partner); any other partner's is missing."""
+    from app.models import PartnerInvite
+
+    invite = get_or_404(PartnerInvite, invite_id)
+    if invite.partner_id != partner.id:
+        abort(404)
+    return invite
+
+
 def load_stored_file(file_id):
     """A stored file the current user may see (app.files.visibility), else 404."""
     from app.files.visibility import can_view

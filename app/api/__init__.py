@@ -18,6 +18,14 @@ from app.errors import Refused
 RESOURCES = (
     "app.api.auth",
     "app.api.leads",
+    "app.api.evidence",
+    "app.api.uploads",
+    "app.api.catalog",
+    "app.api.money",
+    "app.api.fees",
+    "app.api.notifications",
+    "app.api.partners",
+    "app.api.analytics",
 )
 
 DESCRIPTION = """The LeadFlow PM API. Authenticate with an API key (`X-API-Key`, created under Integrations) or a

@@ -28,11 +28,17 @@ class CatalogError(Refused):
 # --- categories --------------------------------------------------------------------------------
 
 
-def categories(active_only: bool = False) -> list[Category]:
-    stmt = sa.select(Category).options(selectinload(Category.images)).order_by(Category.sort_order, Category.name)
+def category_statement(active_only: bool = False) -> sa.Select:
+    """Every category, or only the published ones (the showcase, and what a partner may see); unordered."""
+    stmt = sa.select(Category)
     if active_only:
         stmt = stmt.where(Category.is_active.is_(True))
-    return list(db.session.scalars(stmt))
+    return stmt
+
+
+def categories(active_only: bool = False) -> list[Category]:
+    stmt = category_statement(active_only).options(selectinload(Category.images))
+    return list(db.session.scalars(stmt.order_by(Category.sort_order, Category.name)))
 
 
 def leads_using(category: Category) -> int:

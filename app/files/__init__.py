@@ -21,7 +21,12 @@ def direct_upload_enabled() -> bool:
 @bp.get("/files/<file_id>", endpoint="download")
 @roles(*ANY_USER)
 def download(file_id):
-    stored_file = load_stored_file(file_id)
+    return send_stored_file(load_stored_file(file_id))
+
+
+def send_stored_file(stored_file: StoredFile):
+    """The answer that hands over a file the caller may see (checked already): a redirect to a short-lived S3
+    link, or the bytes from local disk. Used by /files/<id> and the API's file operations."""
     url = storage.presigned_download_url(stored_file)
     if url:
         return redirect(url, code=302)

@@ -42,6 +42,8 @@ __all__ = [
     "read_bytes",
     "delete",
     "presign_upload",
+    "reserve_upload",
+    "receive_upload",
     "confirm_upload",
     "claim_direct_upload",
     "content_disposition",
@@ -149,9 +151,13 @@ def _read_upload(file) -> bytes:
 @dataclass(frozen=True)
 class ClaimedUpload:
     """What a form carries instead of bytes when the browser already uploaded the file straight to S3:
-    the id of the confirmed StoredFile (see DirectFileField). save_upload claims it."""
+    the id of the confirmed StoredFile (see DirectFileField). save_upload claims it.
+
+    `handshake` marks a file reserved through the API's upload handshake (app/api/uploads.py), which works on
+    every backend: its bytes went to S3 or to the API itself (receive_upload), never with a form."""
 
     file_id: str
+    handshake: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.file_id)
@@ -172,7 +178,7 @@ def save_upload(file, kind: str, *, actor, cp_id=None, allowed=ALL_GROUPS) -> St
     Raises UploadRejected (nothing stored, nothing claimed) when it fails a check.
     """
     if isinstance(file, ClaimedUpload):
-        if not direct_upload_enabled():
+        if not file.handshake and not direct_upload_enabled():
             raise UploadRejected("Direct upload is not available; send the file with the form.")
         row = claim_direct_upload(file.file_id, kind, actor=actor)
         if _group_of(row.content_type) not in allowed:
@@ -247,6 +253,19 @@ def presign_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) ->
     backend = current_backend()
     if not backend.supports_direct_upload:
         raise UploadRejected("Direct upload is not available; send the file with the form.")
+    row = reserve_upload(kind, filename, size, actor=actor, cp_id=cp_id)
+    return row, backend.presigned_post(row.storage_key, row.content_type, _max_bytes(kind))
+
+
+def _size_rejected(message: str) -> UploadRejected:
+    rejected = UploadRejected(message)
+    rejected.field = "size"  # the API answers it beside the size it was told, not the name
+    return rejected
+
+
+def reserve_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) -> StoredFile:
+    """A StoredFile (not ready, awaiting its claim) for a file of `kind` that is about to be sent: its name, type
+    and announced size checked now, its bytes checked when they arrive (confirm_upload, receive_upload)."""
     allowed = KIND_GROUPS.get(kind)
     if allowed is None:
         raise UploadRejected("This kind of file cannot be uploaded here.")
@@ -255,9 +274,9 @@ def presign_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) ->
     if type_key is None or TYPES[type_key].group not in allowed:
         raise UploadRejected("This type of file is not accepted here.")
     if size <= 0:
-        raise UploadRejected("The file is empty.")
+        raise _size_rejected("The file is empty.")
     if size > _max_bytes(kind):
-        raise UploadRejected(f"The file is too large (the limit is {_max_bytes(kind) // (1024 * 1024)} MB).")
+        raise _size_rejected(f"The file is too large (the limit is {_max_bytes(kind) // (1024 * 1024)} MB).")
     content_type = TYPES[type_key].content_type
     row = StoredFile(
         kind=kind,
@@ -272,7 +291,26 @@ def presign_upload(kind: str, filename: str, size: int, *, actor, cp_id=None) ->
     )
     db.session.add(row)
     db.session.flush()
-    return row, backend.presigned_post(row.storage_key, content_type, _max_bytes(kind))
+    return row
+
+
+def receive_upload(row: StoredFile, file) -> StoredFile:
+    """The bytes of a reserved file, sent to the app rather than to S3 (the API's handshake on local storage):
+    checked by content like any upload, written under the reserved key, and the file marked ready. A rejected
+    file writes nothing and leaves the reservation as it was, so it may be sent again."""
+    if row.is_ready or not row.awaiting_claim:
+        raise UploadRejected("This file has already been uploaded.")
+    if file is None or not getattr(file, "filename", None):
+        raise UploadRejected("Choose a file to upload.")
+    ext = row.storage_key.rpartition(".")[2]
+    data = getattr(file, "stream", file).read(_max_bytes(row.kind) + 1)
+    file_type = check_content(data, ext, KIND_GROUPS[row.kind], _max_bytes(row.kind), _limits())
+    backend = current_backend()
+    backend.put(row.storage_key, data, file_type.content_type)
+    _remember_written(backend, row.storage_key)
+    row.size_bytes, row.content_type, row.is_ready = len(data), file_type.content_type, True
+    db.session.flush()
+    return row
 
 
 def confirm_upload(stored_file: StoredFile, *, actor) -> StoredFile:

@@ -11,7 +11,7 @@ services.payments) and re-apply the current fee rule. Settlement to the CP is se
 """
 
 from contextlib import nullcontext
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
@@ -30,6 +30,12 @@ DIRECT_PAYMENT_NOTE = "Client paid the channel partner directly"
 
 class CommissionError(Refused):
     """A money action that the transaction's current state does not allow; the message is for the user."""
+
+
+class PaymentDateInvalid(CommissionError):
+    """The date given for a client payment cannot be right (it is in the future)."""
+
+    status = 422
 
 
 class CommissionFrozen(Exception):
@@ -184,6 +190,19 @@ def lock(tx: CommissionTransaction, gone: type[Exception] = CommissionError) -> 
     return row
 
 
+def paid_on_problem(paid_on: date) -> str | None:
+    """Why `paid_on` cannot be the date a client paid (it happened, so not after tomorrow: time zones), or None."""
+    if paid_on > (utcnow() + timedelta(days=1)).date():
+        return "The date cannot be in the future."
+    return None
+
+
+def _check_paid_on(paid_on: date) -> None:
+    problem = paid_on_problem(paid_on)
+    if problem:
+        raise PaymentDateInvalid(problem, "paid_on")
+
+
 def _require_pending_with_amount(tx: CommissionTransaction, what: str) -> None:
     if tx.status != "pending":
         raise CommissionError(f"Only a pending commission can be {what}; this one is {tx.status}.")
@@ -199,6 +218,7 @@ def record_client_payment(tx, actor, paid_on: date, reference: str | None = None
     """
     from app.files import storage
 
+    _check_paid_on(paid_on)
     tx = lock(tx)
     _require_pending_with_amount(tx, "marked as paid by the client")
     before = audit.snapshot(tx, *PAYMENT_FIELDS)
@@ -219,6 +239,7 @@ def record_client_payment(tx, actor, paid_on: date, reference: str | None = None
 def flag_paid_directly(tx, actor, paid_on: date, reference: str | None = None):
     """The client paid the CP itself (SPEC 2.8): the CP has its money, so pending → paid and frozen;
     the CP now owes the platform fee and pays it from its portal (services.payments)."""
+    _check_paid_on(paid_on)
     tx = lock(tx)
     _require_pending_with_amount(tx, "flagged as paid directly to the partner")
     before = audit.snapshot(tx, *PAYMENT_FIELDS)

@@ -32,14 +32,18 @@ class MemberError(Refused):
     """A refused change to a partner's members; the message is safe to show."""
 
 
-def members_of(partner: ChannelPartner) -> list[PartnerMember]:
-    stmt = (
+def members_statement(partner: ChannelPartner) -> sa.Select:
+    """The partner's members with their logins; unordered."""
+    return (
         sa.select(PartnerMember)
         .join(User, User.id == PartnerMember.user_id)
         .options(sa.orm.contains_eager(PartnerMember.user))
         .where(PartnerMember.partner_id == partner.id)
-        .order_by(PartnerMember.status, PartnerMember.role, User.email)
     )
+
+
+def members_of(partner: ChannelPartner) -> list[PartnerMember]:
+    stmt = members_statement(partner).order_by(PartnerMember.status, PartnerMember.role, User.email)
     return list(db.session.scalars(stmt))
 
 
@@ -145,8 +149,18 @@ def _open_invites(partner, email=None) -> list[PartnerInvite]:
     return list(db.session.scalars(stmt.order_by(PartnerInvite.created_at.desc())))
 
 
+def open_invites_statement(partner) -> sa.Select:
+    """The partner's invitations that can still be accepted (state "open"); unordered."""
+    return sa.select(PartnerInvite).where(
+        PartnerInvite.partner_id == partner.id,
+        PartnerInvite.accepted_at.is_(None),
+        PartnerInvite.revoked_at.is_(None),
+        PartnerInvite.expires_at > utcnow(),
+    )
+
+
 def open_invites(partner) -> list[PartnerInvite]:
-    return [row for row in _open_invites(partner) if row.state == "open"]
+    return list(db.session.scalars(open_invites_statement(partner).order_by(PartnerInvite.created_at.desc())))
 
 
 def invite_email_link(invite_id) -> str | None:

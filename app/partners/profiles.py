@@ -4,6 +4,9 @@ Bank details are where commission money goes: every change is audited with befor
 fields masked), sends KYC back to unverified and tells the admins (app.partners.kyc).
 """
 
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
+
 from app.audit import trail as audit
 from app.extensions import db
 from app.files import storage
@@ -13,6 +16,27 @@ from app.partners import kyc
 
 COMPANY_FIELDS = ("company_name", "contact_phone", "website", "address")
 IMAGES = ("image",)
+
+
+def partners_statement(statuses=None, query: str = "") -> sa.Select:
+    """Partners (in `statuses`, when given) whose company name or owner's email contains `query`, with the owner
+    loaded; unordered. The staff partner lists and the API read partners through it."""
+    stmt = (
+        sa.select(ChannelPartner)
+        .options(contains_eager(ChannelPartner.user))
+        .join(User, User.id == ChannelPartner.user_id)
+    )
+    if statuses:
+        stmt = stmt.where(ChannelPartner.status.in_(statuses))
+    query = (query or "").strip().lower()
+    if query:
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(ChannelPartner.company_name).like(like, escape="\\"), User.email.like(like, escape="\\")
+            )
+        )
+    return stmt
 
 
 def _clean(value):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Category
-from app.models.rollups import DAY, DailyRollup
+from app.models.rollups import DAY, MONEY_MEASURES, DailyRollup
 from app.reporting import charts, rollups
 from app.reporting.reports import ReportFilters, grouped_totals
 from app.reporting.rollups import ranking
@@ -186,6 +186,23 @@ def _figures_statement(
     return sa.union_all(*parts)
 
 
+def win_rate_percent(won: int, lost: int) -> float | None:
+    """Won ÷ closed (won + lost) in percent, to one decimal; None when nothing closed."""
+    closed = won + lost
+    return round(100 * won / closed, 1) if closed else None
+
+
+def period_rows(rng: Range, figs: Figures | None = None) -> list[dict]:
+    """One row per period of the range, zeros where nothing happened: its first day ("start"), its label and
+    the series' measures (created_leads, transactions = leads won, closed_won, closed_lost, money)."""
+    found = (figs or figures(rng)).series
+    zeros = {m: ZERO if m in MONEY_MEASURES else 0 for m in SERIES_MEASURES}
+    return [
+        {"start": date.fromisoformat(k), "label": bucket_label(k, rng.grouping), **found.get(k, zeros)}
+        for k in bucket_keys(rng)
+    ]
+
+
 def _fill(found: dict, keys: list[str], measure: str, zero=0) -> list:
     return [found[k][measure] if k in found else zero for k in keys]
 
@@ -214,12 +231,10 @@ def win_rate(rng: Range, currency: str | None = None, figs: Figures | None = Non
     closed = (figs or figures(rng)).series
     rates, won_counts, closed_counts = [], [], []
     for k in keys:
-        won, total = (
-            (closed[k]["closed_won"], closed[k]["closed_won"] + closed[k]["closed_lost"]) if k in closed else (0, 0)
-        )
-        rates.append(round(100 * won / total, 1) if total else None)
+        won, lost = (closed[k]["closed_won"], closed[k]["closed_lost"]) if k in closed else (0, 0)
+        rates.append(win_rate_percent(won, lost))
         won_counts.append(str(won))
-        closed_counts.append(str(total))
+        closed_counts.append(str(won + lost))
     return charts.Chart(
         key="win-rate",
         title="Win rate",
@@ -256,23 +271,29 @@ def revenue(rng: Range, currency: str | None = None, figs: Figures | None = None
 
 
 def _rate(row) -> str:
-    closed = row["won_leads"] + row["lost_leads"]
-    return f"{100 * row['won_leads'] / closed:.1f} %" if closed else "—"
+    rate = win_rate_percent(row["won_leads"], row["lost_leads"])
+    return "—" if rate is None else f"{rate:.1f} %"
 
 
 def _range_filters(rng: Range) -> ReportFilters:
     return ReportFilters(date_from=rng.date_from, date_to=rng.date_to)
 
 
-def top_partners(rng: Range, currency: str | None = None, figs: Figures | None = None, limit: int = 10) -> charts.Chart:
-    """CPs ranked by won value over rows dated in the range (won date, or created date for unwon leads)."""
+def top_partner_rows(rng: Range, figs: Figures | None = None, limit: int = 10) -> list[dict]:
+    """CPs ranked by won value over rows dated in the range (won date, or created date for unwon leads):
+    {cp_id, cp_name, won_value, won_leads, lost_leads, ...}, highest first."""
     months = rollups.partner_months(rng.date_from, rng.date_to, figs.rows_outside if figs else None)
     if months is not None:
-        rows = rollups.top_partners(*months, limit=limit, first_batch=figs.candidates if figs else None)
-    else:  # the range cuts a month that has rows outside it: only the rows can answer exactly
-        rows = [r for r in grouped_totals(_range_filters(rng), "cp_id", "cp_name") if r["cp_id"] is not None]
-        rows.sort(key=lambda r: (-r["won_value"], -r["won_leads"], r["cp_name"] or ""))
-        rows = rows[:limit]
+        return rollups.top_partners(*months, limit=limit, first_batch=figs.candidates if figs else None)
+    # the range cuts a month that has rows outside it: only the rows can answer exactly
+    rows = [r for r in grouped_totals(_range_filters(rng), "cp_id", "cp_name") if r["cp_id"] is not None]
+    rows.sort(key=lambda r: (-r["won_value"], -r["won_leads"], r["cp_name"] or ""))
+    return rows[:limit]
+
+
+def top_partners(rng: Range, currency: str | None = None, figs: Figures | None = None, limit: int = 10) -> charts.Chart:
+    """CPs ranked by won value over rows dated in the range (won date, or created date for unwon leads)."""
+    rows = top_partner_rows(rng, figs, limit)
     return charts.Chart(
         key="top-partners",
         title="Top-performing channel partners",
@@ -288,9 +309,16 @@ def top_partners(rng: Range, currency: str | None = None, figs: Figures | None =
     )
 
 
-def categories(rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
+def category_rows(rng: Range, figs: Figures | None = None) -> list[dict]:
+    """Per category (None: uncategorised) its leads ("rows"), won and lost leads and won value in the range,
+    busiest first."""
     rows = list((figs or figures(rng)).categories)
     rows.sort(key=lambda r: (-r["rows"], r["category_name"] or ""))
+    return rows
+
+
+def categories(rng: Range, currency: str | None = None, figs: Figures | None = None) -> charts.Chart:
+    rows = category_rows(rng, figs)
     return charts.Chart(
         key="categories",
         title="Category performance",

@@ -5,7 +5,6 @@ Super admins may open the list and a transaction page read-only (its audit trail
 """
 
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -23,10 +22,9 @@ from app.files.fields import DirectFileField
 from app.idempotency import IdempotentForm
 from app.loaders import load_payment, load_transaction
 from app.models import AuditEvent, ChannelPartner, CommissionTransaction, CpPayment
-from app.models.base import utcnow
 from app.models.finance import TX_STATUSES
+from app.money import commission_queries, fees, payments, receipts, settlements
 from app.money import commissions as commission_service
-from app.money import fees, payments, receipts, settlements
 from app.portals.admin import bp
 from app.validators import query_page
 from app.web import is_htmx_partial, render
@@ -37,8 +35,9 @@ MAX_AMOUNT = Decimal("999999999999.99")
 
 
 def not_in_future(form, field):
-    if field.data and field.data > (utcnow() + timedelta(days=1)).date():
-        raise ValidationError("The date cannot be in the future.")
+    problem = commission_service.paid_on_problem(field.data) if field.data else None
+    if problem:
+        raise ValidationError(problem)
 
 
 def money_amount(form, field):
@@ -110,19 +109,8 @@ def _filters() -> dict:
 
 
 def _transactions(filters: dict, page: int):
-    stmt = (
-        sa.select(CommissionTransaction)
-        .options(joinedload(CommissionTransaction.lead), joinedload(CommissionTransaction.partner))
-        .order_by(CommissionTransaction.won_at.desc(), CommissionTransaction.id)
-    )
-    if filters["status"]:
-        stmt = stmt.where(CommissionTransaction.status == filters["status"])
-    if filters["cp"]:
-        stmt = stmt.where(CommissionTransaction.cp_id == filters["cp"])
-    if filters["requested"]:
-        stmt = stmt.where(
-            CommissionTransaction.settlement_requested_at.is_not(None), CommissionTransaction.status == "due"
-        )
+    stmt = commission_queries.transactions_statement(filters["cp"], filters["status"], filters["requested"])
+    stmt = stmt.order_by(CommissionTransaction.won_at.desc(), CommissionTransaction.id)
     return db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
 
 

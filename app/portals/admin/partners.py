@@ -3,12 +3,11 @@
 import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from app.accounts import operations as accounts
 from app.extensions import db
 from app.loaders import load_partner
-from app.models import ChannelPartner, User
+from app.models import ChannelPartner
 from app.partners import profiles
 from app.portals.admin import bp
 from app.portals.admin.forms import ManualAddForm, ReviewNoteForm
@@ -21,16 +20,7 @@ PAGE_SIZE = 25
 
 
 def _partners(tab: str, page: int, query: str):
-    stmt = (
-        sa.select(ChannelPartner)
-        .options(joinedload(ChannelPartner.user))
-        .join(User, User.id == ChannelPartner.user_id)
-        .where(ChannelPartner.status.in_(TABS[tab]))
-        .order_by(ChannelPartner.created_at.desc())
-    )
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(ChannelPartner.company_name).like(like), User.email.like(like)))
+    stmt = profiles.partners_statement(TABS[tab], query).order_by(ChannelPartner.created_at.desc())
     return db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
 
 

@@ -1,6 +1,6 @@
 """The owner's team page (/cp/team): members and their roles, invitations by email, the shared invite code."""
 
-from flask import abort, flash, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField
@@ -9,8 +9,8 @@ from wtforms.validators import DataRequired, Length
 from app.access import OWNER, members
 from app.accounts import limits
 from app.idempotency import IdempotentForm
-from app.loaders import get_or_404
-from app.models import PartnerInvite, PartnerMember
+from app.loaders import load_invite, load_member
+from app.models import PartnerMember
 from app.models.members import MEMBER_ROLES
 from app.partners import members as team
 from app.portals.cp import bp
@@ -63,10 +63,7 @@ def _answer(outcome, success: str, **page):
 
 
 def _own_member(member_id) -> PartnerMember:
-    member = get_or_404(PartnerMember, member_id)
-    if member.partner_id != current_user.partner.id:
-        abort(404)
-    return member
+    return load_member(current_user.partner, member_id)
 
 
 @bp.get("/team")
@@ -92,9 +89,7 @@ def team_invite():
 @bp.post("/team/invites/<invite_id>/revoke")
 @members(OWNER)
 def team_invite_revoke(invite_id):
-    row = get_or_404(PartnerInvite, invite_id)
-    if row.partner_id != current_user.partner.id:
-        abort(404)
+    row = load_invite(current_user.partner, invite_id)
     return run_action(
         EmptyForm(), lambda _f: team.revoke(row, current_user), lambda o: _answer(o, "Invitation withdrawn.")
     )

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.loaders import load_partner
-from app.models import ChannelPartner, CommissionTransaction, User
+from app.models import ChannelPartner, CommissionTransaction
 from app.models.partners import CP_STATUSES
 from app.partners import profiles
 from app.portals.superadmin import bp
@@ -21,17 +21,8 @@ PAGE_SIZE = 25
 def partners():
     query = (request.args.get("q") or "").strip()[:100]
     status = request.args.get("status", "")
-    stmt = (
-        sa.select(ChannelPartner)
-        .options(joinedload(ChannelPartner.user))
-        .join(User, User.id == ChannelPartner.user_id)
-        .order_by(ChannelPartner.company_name, ChannelPartner.id)
-    )
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(ChannelPartner.company_name).like(like), User.email.like(like)))
-    if status in CP_STATUSES:
-        stmt = stmt.where(ChannelPartner.status == status)
+    stmt = profiles.partners_statement((status,) if status in CP_STATUSES else None, query)
+    stmt = stmt.order_by(ChannelPartner.company_name, ChannelPartner.id)
     pagination = db.paginate(stmt, page=query_page(request.args), per_page=PAGE_SIZE, error_out=False)
     return render(
         "superadmin/partners/page.html",
