@@ -16,6 +16,7 @@ key sent again with other contents is refused with 409.
 import hashlib
 import logging
 import re
+import secrets
 import time
 import uuid
 from datetime import timedelta
@@ -41,6 +42,7 @@ CHANGES = ("POST", "PUT", "PATCH", "DELETE")
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEEP = timedelta(days=1)  # a twin arrives within seconds; a key older than this is only a stored answer
 WAIT_SECONDS = 15.0  # how long a twin waits for the first submission's answer to be recorded
+PRUNE_ONE_IN = 20  # a user's keys older than KEEP are deleted by one answer in this many (a statement saved)
 MAX_BODY = 512 * 1024  # larger answers are not stored: a twin is sent back to the page instead
 # The headers that make the answer what it is (where it leads, what htmx does with it).
 ANSWER_HEADERS = (
@@ -147,7 +149,10 @@ def claim_submitted_key():
             return replay(first.response)
         if time.monotonic() > deadline:
             return _refusal("This form is still being sent. Reload the page in a moment to see the result.")
-        time.sleep(0.05)  # the first submission is committed; its answer is being recorded
+        # The first submission is committed; its answer is being recorded, on a connection of its own: give ours
+        # back to the pool while waiting, or a burst of twins can hold every connection that answer needs.
+        db.session.rollback()
+        time.sleep(0.05)
 
 
 def _insert_if_new(values: dict) -> bool:
@@ -181,17 +186,29 @@ def record_answer(response):
     claim = g.pop("idempotency_claim", None)
     if claim is None or claim["state"] != "committed":
         return response  # no key, or refused: an uncommitted claim is rolled back with the request
+    answer = saved(response)
+    if g.get("idempotency_private_answer"):
+        # The answer shows a secret once (a new API key): it is never written here, and a twin is sent back to
+        # the page (replay() with no body), where the key shows without its secret.
+        answer = {"status": answer["status"], "headers": [], "body": None}
     try:
         # On a connection of its own: the request's transaction is done, and a twin is waiting for this row.
         with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # What the view made and the claim are committed (durably) already: this row only lets a twin
+                # replay the answer, so the request does not wait for its disk flush. Were PostgreSQL itself to
+                # crash in the next fraction of a second, a twin would be told to try later rather than get the
+                # replay; nothing is created twice either way.
+                connection.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
             where = sa.and_(KEYS.c.user_id == claim["user_id"], KEYS.c.key == claim["key"])
-            connection.execute(sa.update(KEYS).where(where).values(completed_at=utcnow(), response=saved(response)))
-            old = (
-                sa.select(KEYS.c.id)
-                .where(KEYS.c.user_id == claim["user_id"], KEYS.c.created_at < utcnow() - KEEP)
-                .with_for_update(skip_locked=True)
-            )
-            connection.execute(sa.delete(KEYS).where(KEYS.c.id.in_(old)))
+            connection.execute(sa.update(KEYS).where(where).values(completed_at=utcnow(), response=answer))
+            if secrets.randbelow(PRUNE_ONE_IN) == 0:  # old keys go on average every PRUNE_ONE_IN-th answer
+                old = (
+                    sa.select(KEYS.c.id)
+                    .where(KEYS.c.user_id == claim["user_id"], KEYS.c.created_at < utcnow() - KEEP)
+                    .with_for_update(skip_locked=True)
+                )
+                connection.execute(sa.delete(KEYS).where(KEYS.c.id.in_(old)))
     except sa.exc.SQLAlchemyError:
         # What the form created is committed: its answer stands. A twin now waits, then is told to reload.
         log.exception("could not record the answer of idempotency key %s", claim["key"])

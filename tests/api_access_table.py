@@ -30,7 +30,10 @@ def api(scope, anon=401, pending=403, cp=403, other=None, admin=403, super=403, 
 
 
 def public_op(code=200) -> dict:
-    return {"scope": None, **{role: code for role in ("anon", "pending", "cp", "other", "manager", "viewer", "admin", "super")}}
+    return {
+        "scope": None,
+        **{role: code for role in ("anon", "pending", "cp", "other", "manager", "viewer", "admin", "super")},
+    }
 
 
 def any_user(scope, ok=200, other=None) -> dict:
@@ -59,7 +62,11 @@ def _members(key: str, expected: dict) -> dict:
     viewer = expected["viewer"]
     if viewer is None:
         viewer = 403 if changes and expected["cp"] != 403 and expected["scope"] else expected["cp"]
-    return {**expected, "manager": expected["cp"] if expected["manager"] is None else expected["manager"], "viewer": viewer}
+    return {
+        **expected,
+        "manager": expected["cp"] if expected["manager"] is None else expected["manager"],
+        "viewer": viewer,
+    }
 
 
 API_ROUTES = {

@@ -52,6 +52,7 @@ def _throttled(buckets):
 
 @blp.route("/token", methods=["POST"])
 @public
+@blp.doc(security=[])  # no credentials: the document must not ask for any
 @blp.arguments(TokenRequest)
 @blp.response(200, TokenPair)
 @blp.alt_response(401, description="Wrong email or password, or the MFA code is missing or wrong")
@@ -81,6 +82,7 @@ def token(body):
 
 @blp.route("/refresh", methods=["POST"])
 @public
+@blp.doc(security=[])  # no credentials: the document must not ask for any
 @blp.arguments(RefreshRequest)
 @blp.response(200, TokenPair)
 @blp.alt_response(401, description="The refresh token is unknown, expired, revoked or was already used")
@@ -97,6 +99,7 @@ def refresh(body):
 
 @blp.route("/revoke", methods=["POST"])
 @public
+@blp.doc(security=[])  # no credentials: the document must not ask for any
 @blp.arguments(RefreshRequest)
 @blp.response(204)
 def revoke(body):

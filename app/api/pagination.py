@@ -4,13 +4,15 @@
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_smorest import abort
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
+from app.statements import per_shape
 
 MAX_LIMIT = 100
 
@@ -33,27 +35,61 @@ def page_schema(item_schema, name: str) -> type[ma.Schema]:
     )
 
 
-def _encode(created_at: datetime, row_id: uuid.UUID) -> str:
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor of the page that follows this row (bench/api.py builds a deep one with it)."""
     raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The cursor's (created_at, id); anything else (edited, truncated, forged) is a 422, never a 500."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        if not isinstance(created, str) or not isinstance(row_id, str):
+            raise TypeError("not a cursor")
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is not None:  # the columns hold naive UTC
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment, uuid.UUID(row_id)
+    except (ValueError, TypeError, OverflowError):  # base64, UTF-8 and JSON errors are ValueErrors
         abort(422, messages={"query": {"cursor": ["This cursor is not one the API gave out."]}})
 
 
-def keyset_page(stmt, model, args: dict) -> dict:
-    """One page of `stmt` (a select of `model` rows, already filtered to what the caller may see)."""
-    limit = args["limit"]
-    if args.get("cursor"):
-        created, row_id = _decode(args["cursor"])
-        stmt = stmt.where(sa.tuple_(model.created_at, model.id) < sa.tuple_(sa.literal(created), sa.literal(row_id)))
-    rows = list(db.session.scalars(stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"data": rows, "next_cursor": _encode(rows[-1].created_at, rows[-1].id) if more else None}
+def keyset_page(stmt, model, args: dict, params: dict | None = None) -> dict:
+    """One page of `stmt`: a select of `model` rows already filtered to what the caller may see, or a list of
+    such selects that find disjoint rows (a filter that is an OR, split into halves that each have an index).
+    Each part is read in (created_at, id) order from the cursor on, up to the end of the page (so an index on
+    the part's filter and created_at serves it, at row 1,000,000 as at row 1), and the page is cut from their
+    merge. `params`: the values of the bind parameters, when `stmt` is a statement cached per shape
+    (app.statements): its page statement is then built once per shape too."""
+    parts = tuple(stmt) if isinstance(stmt, list | tuple) else (stmt,)
+    after = bool(args.get("cursor"))
+    build = _cached_page_statement if params is not None else _page_statement
+    values = {**(params or {}), "page_size": args["limit"] + 1}
+    if after:
+        values["after_created"], values["after_id"] = _decode(args["cursor"])
+    rows = list(db.session.scalars(build(parts, model, after), values))
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    return {"data": rows, "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None}
+
+
+def _page_statement(parts: tuple, model, after: bool):
+    order = (model.created_at.desc(), model.id.desc())
+    size = sa.bindparam("page_size", type_=sa.Integer)
+    if after:
+        cursor = (
+            sa.bindparam("after_created", type_=model.created_at.type),
+            sa.bindparam("after_id", type_=model.id.type),
+        )
+        parts = tuple(part.where(sa.tuple_(model.created_at, model.id) < sa.tuple_(*cursor)) for part in parts)
+    parts = tuple(part.order_by(*order).limit(size) for part in parts)
+    if len(parts) == 1:
+        return parts[0]
+    halves = (part.subquery() for part in parts)  # SQLite takes no parenthesised SELECT ... LIMIT in a UNION
+    merged = aliased(model, sa.union_all(*(sa.select(*half.c) for half in halves)).subquery())
+    return sa.select(merged).order_by(merged.created_at.desc(), merged.id.desc()).limit(size)
+
+
+_cached_page_statement = per_shape(maxsize=256)(_page_statement)

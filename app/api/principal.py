@@ -60,7 +60,7 @@ def enforce(endpoint: str):
     if allowed is None:
         abort(403)
     if allowed == PUBLIC:
-        return None
+        return refuse_unstorable_text()
     principal = _authenticate()
     if principal is None:
         abort(401, message="Send a valid API key (X-API-Key) or access token (Authorization: Bearer).")
@@ -80,7 +80,54 @@ def enforce(endpoint: str):
         ):
             abort(403, message="This API key's user no longer works for its partner.")
         api_keys.touch(principal.key)
-    return None
+    return refuse_unstorable_text()
+
+
+def refuse_unstorable_text() -> None:
+    """Once for every operation, after the credentials checks: text the database cannot store (a NUL character,
+    which PostgreSQL's text refuses, or a lone UTF-16 surrogate, which is not Unicode) anywhere in the query, a
+    form or the JSON body is refused with 422 naming the field, before any schema or operation sees it."""
+    places: list[str] = []
+    _walk(request.args.to_dict(flat=False), "", places)
+    _walk(request.form.to_dict(flat=False), "", places)
+    if request.is_json:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # json gives up on a body nested a thousand deep: nothing we take is like that
+            abort(422, message="The JSON body is nested too deeply.", errors={"body": ["Nested too deeply."]})
+        _walk(body, "", places)
+    if places:
+        message = "Text may not contain NUL characters or unpaired surrogates."
+        abort(422, message=message, errors={place: [message] for place in dict.fromkeys(places[:20])})
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk(value, place: str, places: list) -> None:
+    """Collect where unstorable text is, named as the 422s of the schemas name fields ("custom_fields.colour").
+    A loop, not recursion: a body nested hundreds deep is walked without running out of stack."""
+    pending = [(value, place)]
+    while pending:
+        value, place = pending.pop()
+        if isinstance(value, str):
+            if _unstorable(value):
+                places.append(place or "body")
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if _unstorable(key):
+                    places.append(place or "body")  # the name itself: the place is where it was sent
+                else:
+                    pending.append((inner, f"{place}.{key}" if place else key))
+        elif isinstance(value, list):
+            pending.extend((inner, place) for inner in value)
 
 
 def rate_limit_key() -> str:

@@ -42,7 +42,15 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
     response.mimetype = CONTENT_TYPE
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if status == 405 and "Allow" not in response.headers:
+        response.headers["Allow"] = ", ".join(_allowed_methods())
     return response
+
+
+def _allowed_methods() -> list[str]:
+    """The methods the requested path answers (RFC 9110: a 405 lists them in Allow), whichever handler made it."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    return sorted(adapter.allowed_methods(request.path) or {"OPTIONS"})
 
 
 def flatten(messages) -> dict[str, list[str]]:
@@ -63,6 +71,8 @@ def flatten(messages) -> dict[str, list[str]]:
 
 def from_http_exception(error):
     """An HTTPException raised in the API (abort, webargs' 422, a 401 from the credentials check)."""
+    if error.code >= 500:
+        db.session.rollback()  # nothing half-done is kept, and the answer must not query a broken transaction
     data = getattr(error, "data", None) or {}
     detail = data.get("message") or (error.description if error.description != type(error).description else None)
     errors = flatten(data.get("messages")) if "messages" in data else data.get("errors")

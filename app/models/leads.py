@@ -50,6 +50,8 @@ class Lead(Timestamps, db.Model):
     __tablename__ = "leads"
     __table_args__ = (
         sa.Index("ix_leads_allocated_to_stage", "allocated_to", "kanban_stage"),
+        # The API's lead list of a partner (and the staff filter by partner): its assigned leads, newest first.
+        sa.Index("ix_leads_assignee_created", "allocated_to", "created_at", "id"),
         sa.Index("ix_leads_stage_updated", "kanban_stage", "updated_at"),
         # The admin/super lead lists filtered by category (and stage), newest first, and their counts.
         sa.Index("ix_leads_category_stage_updated", "category_id", "kanban_stage", "updated_at"),

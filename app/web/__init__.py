@@ -253,6 +253,11 @@ def database_fault_answer(exc):
         db.session.rollback()  # undo what is not committed (and drop uploaded bytes); the connection is discarded
     except sa.exc.SQLAlchemyError:
         db.session.close()
+    from app.api import problems
+
+    if problems.is_api_request():  # an API client retries with its Idempotency-Key: a committed change replays
+        detail = "The change was saved; the answer could not be read." if committed else "Nothing was changed."
+        return problems.problem(503, f"{detail} Try again in a few seconds.", headers={"Retry-After": "5"})
     if committed:
         if is_htmx():
             response = make_response("", 200)
