@@ -1,8 +1,9 @@
-"""The one service that notifies people: a notification row, then (after commit) a live nudge and an email.
+"""The one service that notifies people: a notification row, then (after commit) a live nudge, an email and a text.
 
 Callers pass an event key from EVENTS, the recipients (or use notify_admins / notify_super_admins),
 the fields its texts name, a `reference` (type, id) and a `link` (a path in the app). In-app rows
-always stay; the email follows the event's default unless the recipient muted that event.
+always stay; the email follows the event's default unless the recipient muted that event; a text
+message (app.comms.sms) goes to each recipient who opted in to SMS and chose that event.
 """
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 
+from app.comms import sms
 from app.extensions import db
 from app.jobs.after_commit import on_commit
 from app.jobs.queue import WAIT, enqueue
@@ -164,7 +166,12 @@ EVENTS = {
         "system", "A new member joined", "{name} joined your team with the invite code, as a viewer.", False, (CP,)
     ),
     "content_reviewed": Event(
-        "system", "Category content {outcome}", "Your content for '{category}' was {outcome}.", False, (CP,)
+        "system",
+        "Category content {outcome}",
+        "Your content for '{category}' was {outcome}.",
+        False,
+        (CP,),
+        label="Your category content approved or rejected",
     ),
 }
 
@@ -223,7 +230,7 @@ def notify(
     email_context: dict | None = None,
     **fields,
 ) -> list[Notification]:
-    """Notify each recipient of an event: a row each, an email each where due, one live nudge after commit.
+    """Notify each recipient of an event: a row each, an email and a text each where due, one live nudge after commit.
 
     `reference` is (type, id); `email=False` suppresses the email (`True` forces it for an event
     without one); `email_context` adds to what the email template sees.
@@ -253,6 +260,8 @@ def notify(
         if send and wants_email(user, event_key):
             context = {"title": title, "message": message, "link": link, "name": user.display_name}
             queue_email(user, event.template, title, {**context, **(email_context or {})}, notification=row)
+        if sms.wants_sms(user, event_key):
+            sms.queue_sms(user, sms.text_for(message, link), notification=row)
     _publish_after_commit([row.user_id for row in rows])
     return rows
 
@@ -297,12 +306,15 @@ def latest(user, limit: int = 5) -> list[Notification]:
     )
 
 
+def statement_for(user, unread_only: bool = False) -> sa.Select:
+    """The user's own notifications (all, or the unread ones); unordered."""
+    stmt = sa.select(Notification).where(Notification.user_id == user.id)
+    return stmt.where(Notification.is_read.is_(False)) if unread_only else stmt
+
+
 def page_for(user, page: int = 1, per_page: int = 20, unread_only: bool = False):
     """The user's notifications, newest first, one page of them."""
-    stmt = sa.select(Notification).where(Notification.user_id == user.id)
-    if unread_only:
-        stmt = stmt.where(Notification.is_read.is_(False))
-    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+    stmt = statement_for(user, unread_only).order_by(Notification.created_at.desc(), Notification.id.desc())
     return db.paginate(stmt, page=max(page, 1), per_page=per_page, error_out=False)
 
 

@@ -1,18 +1,20 @@
-"""The notification pages: list, mark read, read all, the bell's dropdown and badge, email preferences."""
+"""The notification pages: list, mark read, read all, the bell's dropdown and badge, email and SMS preferences."""
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField
+from wtforms import BooleanField, TelField
+from wtforms.validators import Length, Optional
 
 from app.access import ANY_USER, roles
-from app.comms import announcements, notifications
+from app.comms import announcements, notifications, sms
 from app.extensions import db
 from app.loaders import get_or_404, load_notification
 from app.models import Announcement
 from app.notifications import bp
 from app.validators import query_page
 from app.web import is_htmx_partial, render
+from app.web.actions import run_action
 
 PAGE_SIZE = 20
 DROPDOWN_SIZE = 6
@@ -92,31 +94,56 @@ def badge():
 
 
 def preferences_form(user):
-    """One checkbox per email this user's role can receive, ticked unless muted."""
+    """One checkbox per email this user's role can receive (ticked unless muted); the SMS number, opt-in and one
+    checkbox per event (ticked when chosen). Fields: the event key for email, sms_<key> for a text."""
 
     class PreferencesForm(FlaskForm):
-        pass
+        phone = TelField("Mobile number", default=user.phone, validators=[Optional(), Length(max=30)], filters=[_strip])
+        sms_opt_in = BooleanField("Send me text messages (SMS)", default=user.sms_opt_in)
 
     muted = set(user.email_muted_events or [])
     for key, label in notifications.email_events_for(user):
         setattr(PreferencesForm, key, BooleanField(f"Email me: {label}", default=key not in muted))
+    chosen = set(user.sms_events or [])
+    for key, label in sms.events_for(user):
+        setattr(PreferencesForm, f"sms_{key}", BooleanField(f"Text me: {label}", default=key in chosen))
     return PreferencesForm()
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _preferences_page(form, status=200):
+    return render(
+        "notifications/preferences.html",
+        form=form,
+        events=notifications.email_events_for(current_user),
+        sms_events=sms.events_for(current_user),
+        status=status,
+    )
 
 
 @bp.route("/notifications/preferences", methods=["GET", "POST"])
 @roles(*ANY_USER)
 def preferences():
     form = preferences_form(current_user)
-    events = notifications.email_events_for(current_user)
-    if request.method == "POST":
-        if not form.validate():
-            return render("notifications/preferences.html", form=form, events=events, status=422)
-        wanted = {key for key, _label in events if form[key].data}
-        notifications.set_email_preferences(current_user, wanted)
-        db.session.commit()
-        flash("Email preferences saved. In-app notifications always stay on.", "success")
+    if request.method == "GET":
+        return _preferences_page(form)
+
+    def save(f):
+        emails = {key for key, _label in notifications.email_events_for(current_user) if f[key].data}
+        texts = {key for key, _label in sms.events_for(current_user) if f[f"sms_{key}"].data}
+        notifications.set_email_preferences(current_user, emails)
+        sms.set_preferences(current_user, f.phone.data, f.sms_opt_in.data, texts, actor=current_user)
+
+    def answer(outcome):
+        if not outcome.ok:
+            return _preferences_page(form, outcome.status)
+        flash("Notification preferences saved. In-app notifications always stay on.", "success")
         return redirect(url_for("notifications.preferences"))
-    return render("notifications/preferences.html", form=form, events=events)
+
+    return run_action(form, save, answer)
 
 
 @bp.get("/notifications/announcements/<announcement_id>")

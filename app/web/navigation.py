@@ -20,6 +20,7 @@ NAV = {
         ("Company profile", "cp.profile"),
         ("Team", "cp.team_page"),
         ("Activity", "cp.activity_page"),
+        ("Integrations", "cp.integrations"),
     ],
     "admin": [
         ("Dashboard", "admin.dashboard"),
@@ -34,6 +35,7 @@ NAV = {
         ("Platform fees", "admin.platform_fees"),
         ("Announcements", "admin.announcements"),
         ("Exports", "admin.exports"),
+        ("API keys", "admin.api_keys"),
         ("Audit log", "admin.audit_log"),
     ],
     "superadmin": [

@@ -1,29 +1,6 @@
-"""/webhooks: calls from outside services, authenticated by their signatures instead of a session."""
+"""/webhooks: calls from outside services (Stripe, Twilio), each authenticated by its sender's signature."""
 
-from flask import Blueprint, current_app, jsonify, request
+from app.webhooks import stripe_hook, twilio_sms  # noqa: F401  (each registers its route on bp)
+from app.webhooks.blueprint import bp
 
-from app.access import public
-from app.extensions import csrf, db
-from app.money import stripe_events
-
-bp = Blueprint("webhooks", __name__)
-
-
-@bp.post("/webhooks/stripe", endpoint="stripe")
-@public
-@csrf.exempt
-def stripe_webhook():
-    """Stripe events: verified with STRIPE_WEBHOOK_SECRET, each event id processed once.
-
-    400 with a small JSON error for a bad signature or an event we cannot read (Stripe retries it, and it shows
-    in the Stripe dashboard); 200 for a well-formed event, applied or not."""
-    payload = request.get_data(cache=False)
-    try:
-        event = stripe_events.verify_event(payload, request.headers.get("Stripe-Signature"))
-    except stripe_events.WebhookRejected as exc:
-        current_app.logger.warning("stripe webhook rejected: %s", exc)
-        return jsonify(error=str(exc)), 400
-    processed = stripe_events.handle_stripe_event(event)
-    db.session.commit()
-    current_app.logger.info("stripe event %s %s processed=%s", event.id, event.type, processed)
-    return jsonify(received=True, processed=processed)
+__all__ = ["bp"]
