@@ -116,6 +116,8 @@ class Config:
     # Outbound webhooks: a URL resolving to a private, loopback or link-local address is refused unless allowed.
     WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE")
     WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    # Seconds before each retry of a failed webhook delivery; after the last one it is marked failed.
+    WEBHOOK_RETRY_SECONDS = os.environ.get("WEBHOOK_RETRY_SECONDS", "30,120,600,3600,21600")
     # Text messages: "console" logs them; "twilio" sends through Twilio's client (TWILIO_API_BASE: a local stub).
     SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID") or None

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -96,8 +97,42 @@ def run_worker(queue: str, timeout: float = 180, **extra) -> str:
     return log
 
 
-def kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL the worker and its work horse at once, as a crash of the machine would."""
+def kill_group(process: subprocess.Popen) -> list[int]:
+    """SIGKILL the worker and its work horse, as a crash of the machine would. RQ puts the horse in a process
+    group of its own (os.setpgrp right after the fork), so killing the worker's group alone would leave the horse
+    running its job: it is found by its parent id first and killed by its id right after the worker (the worker
+    first, so that it never sees its horse die and files the job itself). Returns the horses' ids."""
+    horses = _children(process.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
+    for pid in horses:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in horses):
+        assert time.monotonic() < deadline, f"work horse {horses} still alive"
+        time.sleep(0.02)
+    return horses
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True

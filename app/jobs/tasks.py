@@ -10,7 +10,9 @@ from flask import current_app
 from app.accounts import recovery
 from app.comms import announcements, mail
 from app.extensions import db
+from app.jobs import sms as sms_jobs
 from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT, enqueue
+from app.jobs.webhooks import requeue_deliveries
 from app.leads import confirmation
 from app.models import Announcement, EmailOutbox, LeadImport, ReportExport, User
 from app.models.base import utcnow
@@ -151,8 +153,10 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
 
     What it looks for: email_outbox rows `queued`, or `failed` with retries left, untouched for the grace
     period, or `sending` under a claim older than CLAIM_LEASE (its sender died); announcements without
-    `sent_at`; report exports still `queued`. That is work whose job never reached Redis (it was down),
-    or that Redis lost (restarted without persistence), or whose retry RQ never got to schedule.
+    `sent_at`; report exports still `queued`; text messages like emails; webhook deliveries `pending` and due for
+    longer than the grace period, or `sending` under a claim older than their lease. That is work whose job never
+    reached Redis (it was down), or that Redis lost (restarted without persistence), or whose retry RQ never got
+    to schedule.
     The grace period (STRANDED_GRACE_SECONDS) gives a job enqueued the normal way time to run first.
 
     Safe to run at any time, from any number of processes: every job claims or locks its row, so a row
@@ -192,6 +196,8 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
         "emails": sum(_requeue("app.jobs.tasks.send_email", "email", i, WAIT) for i in emails),
         "reports": sum(_requeue("app.jobs.reports.build_report_pdf", "report", i, RUN) for i in reports),
         "imports": sum(_requeue("app.jobs.imports.run_import", "import", i, RUN) for i in imports),
+        "sms": sms_jobs.requeue_stranded(cutoff, now),
+        "webhooks": requeue_deliveries(grace),
     }
     if any(counts.values()):
         log.warning("requeued stranded work: %s", counts)

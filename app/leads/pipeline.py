@@ -14,7 +14,7 @@ from flask import url_for
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import trail as audit
-from app.comms import notifications
+from app.comms import notifications, webhooks
 from app.errors import Refused
 from app.extensions import db
 from app.files import storage
@@ -203,6 +203,7 @@ def allocate(lead, partner, actor, override=None, expected_version=None) -> Lead
         title=lead.title,
     )
     _tell_admins_if_voided(lead, old_stage, voided)
+    webhooks.emit(partner, "lead.assigned", webhooks.assigned_lead_data(lead))
     db.session.flush()
     return lead
 
@@ -253,6 +254,7 @@ def change_stage(lead, stage: str, actor, expected_version, lost_reason: str | N
         credits.on_won(lead, actor)
     elif old_stage == "won":
         credits.void_pending(lead, actor, "The lead left Won.", kind="won")
+    webhooks.emit(lead.assignee, "lead.stage_changed", webhooks.assigned_lead_data(lead, previous_stage=old_stage))
     db.session.flush()  # the activity and audit rows go in together
     return lead
 

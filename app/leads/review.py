@@ -5,6 +5,7 @@ once cannot both win, and a stale page is told what happened instead."""
 import sqlalchemy as sa
 
 from app.audit import trail as audit
+from app.comms import webhooks
 from app.comms.notifications import notify, path_for
 from app.extensions import db
 from app.leads.pipeline import PipelineError, _activity, _require_admin
@@ -70,6 +71,7 @@ def approve(lead: Lead, actor) -> Lead:
     audit.record(actor, "lead.approved", lead, after={"intake_status": "approved"})
     credits.on_approved(lead, actor)
     _tell_originator(lead, "lead_approved", title=lead.title)
+    webhooks.emit(lead.originator, "lead.approved", webhooks.lead_data(lead))
     db.session.flush()
     return lead
 
@@ -85,6 +87,7 @@ def reject(lead: Lead, actor, code: str, note: str = "") -> Lead:
     audit.record(actor, "lead.rejected", lead, after={"intake_status": "rejected", "reason": reason})
     credits.void_pending(lead, actor, "The lead was rejected.")
     _tell_originator(lead, "lead_rejected", title=lead.title, reason=reason)
+    webhooks.emit(lead.originator, "lead.rejected", webhooks.lead_data(lead))
     db.session.flush()
     return lead
 

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from app.audit import trail as audit
-from app.comms import notifications
+from app.comms import notifications, webhooks
 from app.extensions import db
 from app.files import storage
 from app.models import CommissionTransaction, StoredFile
@@ -76,6 +76,7 @@ def settle_to_cp(tx, actor, bank_slip_file, reference, idempotency_key, confirme
     db.session.flush()
     audit.record(actor, "commission.settled", tx, before=before, after=audit.snapshot(tx, *SETTLE_FIELDS))
     _notify_settled(tx)
+    webhooks.emit(tx.partner, "commission.settled", webhooks.commission_data(tx))
     return tx
 
 
