@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.access import OWNER, WORKERS
 from app.audit import trail as audit
@@ -127,7 +127,12 @@ def find(secret: str) -> ApiKey | None:
     """The live key whose secret this is, or None."""
     if not secret or not secret.startswith(PREFIX) or len(secret) > 100:
         return None
-    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == digest(secret)))
+    # The user it acts for and their membership come in the same statement: every request checks both.
+    key = db.session.scalar(
+        sa.select(ApiKey)
+        .options(joinedload(ApiKey.user).joinedload(User.membership))
+        .where(ApiKey.key_hash == digest(secret))
+    )
     if key is None or key.revoked_at is not None:
         return None
     return key

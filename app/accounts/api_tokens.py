@@ -16,6 +16,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 
 from app.audit import trail as audit
 from app.extensions import db
@@ -120,6 +121,7 @@ def user_for(access_token: str) -> tuple[User, uuid.UUID] | None:
         sa.select(User, ApiTokenFamily.revoked_at)
         .join(ApiTokenFamily, ApiTokenFamily.user_id == User.id)
         .where(User.id == user_id, ApiTokenFamily.id == family_id)
+        .options(joinedload(User.membership))  # every request checks it: in the same statement
     ).one_or_none()
     if found is None or found[1] is not None or found[0].session_version != claims.get("v"):
         return None
