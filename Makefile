@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake clean
+.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake bench-api clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench: install
 
 bench-intake: install
 	$(BIN)/python bench/intake.py
+
+bench-api: install
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

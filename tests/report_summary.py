@@ -40,6 +40,10 @@ LABELS = {
     "money_races": "Money edits racing settlements",
     "one_time_links": "One-time links (reset, set-password, confirmation: reuse, expiry, two clicks at once)",
     "staff_rules": "Staff: the last active super admin (mutual suspensions at once)",
+    "schemathesis": "Schemathesis over the live API",
+    "api_hazards": "API: NUL, huge numbers, forged input",
+    "api_idor": "API IDOR (other partner's token and key, valid bodies)",
+    "webhooks": "Webhooks (private URLs refused at save / at delivery, worker killed mid-POST)",
 }
 
 

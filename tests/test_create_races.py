@@ -31,6 +31,9 @@ from tests.security_support import (
 )
 
 TWINS = 5
+# Answers that show a secret once (a webhook's signing secret): never stored as a replay, so a twin is sent back to
+# the page instead of getting the first answer again (tests/test_webhooks.py and tests/test_api_keys.py check it).
+SHOWN_ONCE = ("/webhooks/{webhook}/secret", "/webhooks/{webhook}/rotate")
 ROLES = ("cp", "admin", "super")
 # Bookkeeping of the mechanism itself and of logging in, not what the form creates.
 NOT_CREATED = {"idempotency_keys", "user_sessions"}
@@ -131,7 +134,7 @@ def test_every_create_form_creates_once_when_sent_five_times_at_once(app):
             counts["duplicates"] += 1
             missing = "" if has_key(form) else " and the form carries no idempotency key"
             failures.append(f"{where}: one submission added {once}, {TWINS} identical ones added {twice}{missing}")
-        elif has_key(form) and any(n > 0 for n in once.values()):
+        elif has_key(form) and any(n > 0 for n in once.values()) and not action.endswith(SHOWN_ONCE):
             replies = {(a.status_code, a.headers.get("Location"), a.headers.get("HX-Redirect")) for a in answers}
             if len(replies) != 1:
                 failures.append(f"{where}: the twins did not answer as the first: {replies}")

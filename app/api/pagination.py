@@ -65,7 +65,7 @@ def keyset_page(stmt, model, args: dict, params: dict | None = None) -> dict:
     (app.statements): its page statement is then built once per shape too."""
     parts = tuple(stmt) if isinstance(stmt, list | tuple) else (stmt,)
     after = bool(args.get("cursor"))
-    build = _cached_page_statement if params is not None else _page_statement
+    build = _cached_page_statement if params is not None else page_statement
     values = {**(params or {}), "page_size": args["limit"] + 1}
     if after:
         values["after_created"], values["after_id"] = _decode(args["cursor"])
@@ -75,7 +75,9 @@ def keyset_page(stmt, model, args: dict, params: dict | None = None) -> dict:
     return {"data": rows, "next_cursor": encode_cursor(rows[-1].created_at, rows[-1].id) if more else None}
 
 
-def _page_statement(parts: tuple, model, after: bool):
+def page_statement(parts: tuple, model, after: bool):
+    """The statement of a page over `parts` with bind parameters page_size (rows to read) and, `after` a cursor,
+    after_created and after_id (bench/api.py shows its plan)."""
     order = (model.created_at.desc(), model.id.desc())
     size = sa.bindparam("page_size", type_=sa.Integer)
     if after:
@@ -92,4 +94,4 @@ def _page_statement(parts: tuple, model, after: bool):
     return sa.select(merged).order_by(merged.created_at.desc(), merged.id.desc()).limit(size)
 
 
-_cached_page_statement = per_shape(maxsize=256)(_page_statement)
+_cached_page_statement = per_shape(maxsize=256)(page_statement)

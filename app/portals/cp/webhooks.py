@@ -4,7 +4,7 @@ portal's default for POSTs) and alone see a secret."""
 
 from datetime import datetime, timedelta
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, StringField, URLField
@@ -181,6 +181,7 @@ def _secret_answer(endpoint, outcome, message: str):
     text = message if outcome.ok else str(outcome.error or "Reload the page and try again.")
     response = _detail(endpoint, "cp/webhooks/partials/_secret.html", outcome.status, secret=secret, message=text)
     response.headers["Cache-Control"] = "no-store"
+    g.idempotency_private_answer = True  # a twin gets the page back: the secret is never stored as an answer
     return response
 
 
