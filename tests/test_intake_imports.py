@@ -275,7 +275,7 @@ def test_an_import_left_queued_when_its_job_was_lost_is_run_by_the_sweeper(app, 
     imp.updated_at = utcnow() - timedelta(minutes=10)
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["requeue-stranded"])
-    assert result.exit_code == 0 and "1 imports requeued" in result.output, result.output
+    assert result.exit_code == 0 and "1 imports, " in result.output, result.output
     db.session.expire_all()
     assert (db.session.get(LeadImport, imp.id).status, len(leads_of(imp))) == ("done", 1)
 

@@ -220,7 +220,7 @@ def test_requeue_stranded_without_redis_sends_what_waited(app, mail_outbox):
 
     result = app.test_cli_runner().invoke(args=["requeue-stranded"])
     assert result.exit_code == 0, result.output
-    assert "1 announcements, 1 emails, 0 reports, 0 imports requeued." in result.output
+    assert "1 announcements, 1 emails, 0 reports, 0 imports, 0 sms, 0 webhooks requeued." in result.output
     statuses = dict(rows(EmailOutbox, EmailOutbox.subject, EmailOutbox.status))
     assert statuses == {"Old": "sent", "New": "queued"}
     assert [m["Subject"] for m in mail_outbox] == ["Old"]
