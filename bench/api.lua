@@ -2,14 +2,7 @@
 -- BENCH_METHOD; BENCH_PATHS: lines, taken in turn; BENCH_HEADERS: "Name: value" lines (the credentials);
 -- BENCH_BODY (optional): a JSON body with {n} (a counter unique per request of this run) and {phone} (a distinct
 -- valid number) in it; each request with a body carries its own Idempotency-Key, BENCH_RUN-<thread>-<n>.
-dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")  -- lines, response, done
-local counter = 0
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(bench_threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")  -- lines, setup, response, done
 
 function init(args)
   method = os.getenv("BENCH_METHOD") or "GET"

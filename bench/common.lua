@@ -7,6 +7,14 @@ function lines(text)
 end
 
 bench_threads = {}
+local thread_count = 0
+
+-- Each thread gets its number ("tid"); a script that needs more defines its own setup after loading this file.
+function setup(thread)
+  thread:set("tid", thread_count)
+  thread_count = thread_count + 1
+  table.insert(bench_threads, thread)
+end
 
 function response(status, hdrs, body)
   statuses[status] = (statuses[status] or 0) + 1

@@ -1,14 +1,7 @@
 -- wrk script for bench/intake.py: POST the public request form, each request with its own email and phone.
 -- BENCH_PATH: the form's URL; BENCH_BODY: the urlencoded body with {n} (a counter unique per request of this
 -- run) and {phone} (a distinct valid number, urlencoded) in it; BENCH_HEADERS: "Name: value" lines.
-dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")  -- lines, response, done
-local counter = 0
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(bench_threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")  -- lines, setup, response, done
 
 function init(args)
   path = os.getenv("BENCH_PATH")

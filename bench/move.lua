@@ -1,14 +1,7 @@
 -- wrk script for the stage-change path: each thread owns a disjoint set of leads and drags them through
 -- BENCH_STAGES in turn, carrying each lead's current version (one connection per thread keeps it exact).
 -- BENCH_MOVES: "lead id:version:stage" lines; BENCH_PATHS: the column URLs, one per stage, in BENCH_STAGES order.
-dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")  -- lines, response, done
-local counter = 0
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(bench_threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")  -- lines, setup, response, done
 
 function init(args)
   local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from app.access import SUPER, roles
+from app.api.fees import FeeFigures
 from app.api.fields import Money
 from app.api.principal import scope
 from app.money import fee_queries
@@ -28,15 +29,7 @@ class MonthOut(ma.Schema):
     settled = Money(required=True, metadata={"description": "Fees settled to you that month"})
 
 
-class IncomeOut(ma.Schema):
-    generated = Money(required=True, metadata={"description": "settled + outstanding, to the cent"})
-    settled = Money(required=True)
-    outstanding = Money(required=True)
-    overdue = Money(required=True)
-    generated_count = ma.fields.Integer(required=True)
-    settled_count = ma.fields.Integer(required=True)
-    outstanding_count = ma.fields.Integer(required=True)
-    overdue_count = ma.fields.Integer(required=True)
+class IncomeOut(FeeFigures):
     months = ma.fields.List(ma.fields.Nested(MonthOut), required=True, metadata={"description": "Oldest first"})
 
 

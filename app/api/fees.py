@@ -64,7 +64,9 @@ class FeeTotalsArgs(ma.Schema):
     partner_id = ma.fields.UUID(metadata={"description": "One partner's; the whole platform's without it"})
 
 
-class FeeTotalsOut(ma.Schema):
+class FeeFigures(ma.Schema):
+    """The platform-fee totals (app.money.fee_queries.totals) that the fee list and the income analytics share."""
+
     generated = Money(required=True, metadata={"description": "settled + outstanding, to the cent"})
     settled = Money(required=True)
     outstanding = Money(required=True)
@@ -73,6 +75,9 @@ class FeeTotalsOut(ma.Schema):
     settled_count = ma.fields.Integer(required=True)
     outstanding_count = ma.fields.Integer(required=True)
     overdue_count = ma.fields.Integer(required=True)
+
+
+class FeeTotalsOut(FeeFigures):
     ready_count = ma.fields.Integer(required=True, metadata={"description": "Outstanding fees that can be settled now"})
 
 
