@@ -20,7 +20,7 @@ from app.comms import webhook_http, webhooks
 from app.extensions import db
 from app.jobs import webhooks as jobs
 from app.leads import pipeline, review
-from app.models import AuditEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.models import AuditEvent, IdempotencyKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.base import utcnow
 from app.models.webhooks import WEBHOOK_EVENTS
 from tests import factories
@@ -475,6 +475,20 @@ def test_a_viewer_reads_the_log_but_never_sees_the_secret(people, login_as):
     assert client.post(f"/cp/integrations/webhooks/{endpoint.id}/secret").status_code == 403
     listing = client.get("/cp/integrations/webhooks").text
     assert "Add an endpoint" not in listing and "Owners and managers add and change webhooks." in listing
+
+
+def test_a_shown_secret_is_never_kept_as_a_replay_and_its_twin_gets_the_page(people, login_as):
+    endpoint = webhooks.create_endpoint(people.owner, "https://93.184.215.14/hook", "", ["lead.assigned"])
+    db.session.commit()
+    client = login_as(people.owner)
+    base = f"/cp/integrations/webhooks/{endpoint.id}"
+    key = {"idempotency_key": "reveal-secret-0123456789"}
+    shown = client.post(f"{base}/secret", data=key, headers=HX)
+    assert shown.status_code == 200 and endpoint.secret in shown.text
+    twin = client.post(f"{base}/secret", data=key, headers=HX)
+    assert twin.headers.get("Idempotent-Replayed") == "true" and endpoint.secret not in twin.text
+    stored = db.session.scalars(sa.select(IdempotencyKey.response)).all()
+    assert stored and all(endpoint.secret not in str(answer) for answer in stored)
 
 
 def test_the_readme_shows_the_recipe_the_receiver_runs():
