@@ -235,7 +235,14 @@ def test_after_the_outage_the_sweeper_and_a_real_worker_send_every_email_exactly
     assert_outage_state(admin, partners)
     with SmtpServer() as smtp, redis_mode(app) as (client, queue):  # Redis is back
         swept = jobs.requeue_stranded(grace_seconds=0)
-        assert swept == {"announcements": 0, "emails": PARTNERS + 2, "reports": 0, "imports": 0}
+        assert swept == {
+            "announcements": 0,
+            "emails": PARTNERS + 2,
+            "reports": 0,
+            "imports": 0,
+            "sms": 0,
+            "webhooks": 0,
+        }
         assert jobs.requeue_stranded(grace_seconds=0)["emails"] == 0  # a second sweep adds nothing: all in RQ
         assert Queue(queue, connection=client).count == PARTNERS + 2
         run_worker(queue, STRANDED_GRACE_SECONDS=0, **smtp.env())
@@ -264,7 +271,10 @@ def test_a_worker_starting_after_the_outage_delivers_everything_on_its_own(app, 
     with SmtpServer() as smtp, redis_mode(app) as (_client, queue):
         log = run_worker(queue, **smtp.env())
         outbox = rows(EmailOutbox, EmailOutbox.to_email, EmailOutbox.status)
-    assert "Requeued stranded work: {'announcements': 1, 'emails': 7, 'reports': 0, 'imports': 0}" in log, log
+    assert (
+        "Requeued stranded work: {'announcements': 1, 'emails': 7, 'reports': 0, 'imports': 0, 'sms': 0, 'webhooks': 0}"
+        in log
+    ), log
     assert count(Announcement, Announcement.sent_at.is_(None)) == 0
     assert count(Notification, Notification.reference_id == lost.id) == len(partners)
     assert {status for _to, status in outbox} == {"sent"} and len(outbox) == 2 * len(partners) + 2
