@@ -88,7 +88,7 @@ def junit_totals(path: Path) -> dict:
 
 
 def scanner_figures(directory: Path) -> tuple[dict, list[str]]:
-    """Counts from bandit's and pip-audit's JSON reports (in scans/), and one line per finding that fails CI."""
+    """Counts from bandit's and the dependency audit's JSON reports (in scans/), and one line per finding that fails CI."""
     figures, findings = {}, []
     bandit = directory / "scans" / "bandit.json"
     if bandit.exists():
@@ -96,16 +96,20 @@ def scanner_figures(directory: Path) -> tuple[dict, list[str]]:
         serious = [r for r in results if r["issue_severity"] in ("MEDIUM", "HIGH")]
         figures["bandit_medium_high"] = len(serious)
         findings += [f"bandit {r['test_id']} {r['filename']}:{r['line_number']} {r['issue_text']}" for r in serious]
-    audit = directory / "scans" / "pip-audit.json"
+    audit = directory / "scans" / "dependency-audit.json"
     if audit.exists():
-        deps = json.loads(audit.read_text()).get("dependencies", [])
-        vulns = [(d["name"], v["id"]) for d in deps for v in d.get("vulns", [])]
-        skipped = sum(1 for d in deps if "skip_reason" in d)
-        figures["pip_audit_packages_audited"] = len(deps) - skipped
-        figures["pip_audit_vulnerabilities"] = len(vulns)
-        findings += [f"pip-audit {name} {vuln}" for name, vuln in vulns]
-        if skipped:
-            figures["pip_audit_not_audited"] = f"{skipped} (vulnerability service unreachable)"
+        report = json.loads(audit.read_text())
+        counts = report["summary"]
+        figures["dependency_audit_packages"] = counts["packages"]
+        figures["dependency_audit_clean"] = counts["ok"]
+        if counts["lagging"] + counts["accepted"]:
+            figures["dependency_audit_not_audited"] = f"{counts['lagging'] + counts['accepted']} (lagging or accepted)"
+        failing = ("vulnerable", "yanked", "unchecked")
+        findings += [
+            f"dependency audit {f['status']} {f['name']}=={f['version']} {f['detail']}"
+            for f in report["findings"]
+            if f["status"] in failing
+        ]
     return figures, findings
 
 
