@@ -88,6 +88,9 @@ ROUTES = {
     # --- shared -------------------------------------------------------------------------------
     "GET core.index": ("/", everyone(302)),
     "GET core.healthz": ("/healthz", everyone(200)),
+    # No session role admits or refuses it: the network and the token do (the test client is loopback and no token is
+    # set, the default a same-machine scraper gets). Refusals by address and token: tests/test_metrics.py.
+    "GET metrics.metrics": ("/metrics", everyone(200)),
     # --- auth ---------------------------------------------------------------------------------
     "GET auth.login": ("/auth/login", everyone(302, anon=200)),
     "POST auth.login": ("/auth/login", everyone(302, anon=422)),

@@ -6,6 +6,7 @@ from flask import has_request_context, request
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.ops import metrics
 
 
 def _plain(value):
@@ -40,4 +41,5 @@ def record(actor, action: str, entity, before: dict | None = None, after: dict |
         ip=request.remote_addr if has_request_context() else None,
     )
     db.session.add(event)
+    metrics.money_action(db.session, action)  # counted when the transaction commits
     return event

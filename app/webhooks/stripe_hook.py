@@ -5,6 +5,7 @@ from flask import current_app, jsonify, request
 from app.access import public
 from app.extensions import csrf, db
 from app.money import stripe_events
+from app.ops import metrics
 from app.webhooks.blueprint import bp
 
 
@@ -21,8 +22,13 @@ def stripe_webhook():
         event = stripe_events.verify_event(payload, request.headers.get("Stripe-Signature"))
     except stripe_events.WebhookRejected as exc:
         current_app.logger.warning("stripe webhook rejected: %s", exc)
+        metrics.stripe_webhook_failed("rejected")
         return jsonify(error=str(exc)), 400
-    processed = stripe_events.handle_stripe_event(event)
-    db.session.commit()
+    try:
+        processed = stripe_events.handle_stripe_event(event)
+        db.session.commit()
+    except Exception:
+        metrics.stripe_webhook_failed("failed")  # answered 500 by the error handler: Stripe retries the event
+        raise
     current_app.logger.info("stripe event %s %s processed=%s", event.id, event.type, processed)
     return jsonify(received=True, processed=processed)

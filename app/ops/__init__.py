@@ -1,0 +1,1 @@
+"""Running the platform: metrics for Prometheus, backups with restore drills."""
