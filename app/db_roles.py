@@ -43,7 +43,8 @@ def secure(admin_engine, app_role: str) -> None:
         conn.execute(sa.text(f"GRANT SELECT, INSERT ON audit_events TO {app_role_sql}"))
         sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('audit_events', 'id')")).scalar()
         if sequence:
-            conn.execute(sa.text(f"GRANT USAGE ON SEQUENCE {sequence} TO {app_role_sql}"))
+            # SELECT too, so the app's role can still take a backup (pg_dump reads every sequence); it cannot set it.
+            conn.execute(sa.text(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {app_role_sql}"))
 
 
 def weaknesses(engine) -> list[str]:

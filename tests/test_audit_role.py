@@ -116,3 +116,14 @@ def test_the_command_refuses_to_report_success_without_the_rights(migrated_as_ap
     done = _flask(["secure-audit-log", "--admin-url", app_url], app_url)  # the app's own role is no admin
     assert done.returncode != 0
     assert "may only read and append" not in done.stdout
+
+
+@requires_postgres
+def test_the_app_role_can_still_back_up_a_secured_database(migrated_as_app_role, tmp_path):
+    """pg_dump reads every sequence, the audit log's too (owned by the audit role since secure-audit-log)."""
+    app_url, admin_url = migrated_as_app_role
+    assert _flask(["secure-audit-log", "--admin-url", admin_url], app_url).returncode == 0
+    done = _flask(["backup", "--to", str(tmp_path)], app_url)
+    assert done.returncode == 0, done.stderr + done.stdout
+    [backup_set] = [path for path in tmp_path.iterdir() if (path / "manifest.json").exists()]
+    assert (backup_set / "manifest.json").stat().st_size > 0
