@@ -5,6 +5,10 @@ reaches every web process; without Redis it goes straight to this process's hub.
 runs one subscriber thread (the bridge), started by the first WebSocket and restarted if it dies,
 that hands each nudge to the hub; the hub wakes the sockets of those users. A nudge carries no
 data, so one lost on the way only delays the badge until the next (the socket re-reads the count).
+
+In the live tier (gunicorn_live.conf.py, gevent) the same code runs on greenlets: the standard library is
+monkey-patched, so each inbox wait, the bridge and psycopg's waits yield to the other sockets. When the
+worker stops, `hub.go_away()` puts GO_AWAY in every inbox and each socket closes with 1001.
 """
 
 import json
@@ -17,6 +21,7 @@ import time
 from app.extensions import redis_handle
 
 CHANNEL = "leadflow:notifications"
+NOTIFY, GO_AWAY = "notify", "go-away"  # what an inbox receives: re-read the badge, or close (server stopping)
 log = logging.getLogger(__name__)
 
 
@@ -26,11 +31,14 @@ class LocalHub:
     def __init__(self):
         self._lock = threading.Lock()
         self._listeners: dict[str, set[queue.Queue]] = {}
+        self.stopping = False
 
     def listen(self, user_id: str) -> queue.Queue:
         inbox: queue.Queue = queue.Queue()
         with self._lock:
             self._listeners.setdefault(str(user_id), set()).add(inbox)
+            if self.stopping:  # opened while the worker stops: told to go at once
+                inbox.put(GO_AWAY)
         return inbox
 
     def forget(self, user_id: str, inbox: queue.Queue) -> None:
@@ -44,14 +52,24 @@ class LocalHub:
         with self._lock:
             inboxes = [q for uid in user_ids for q in self._listeners.get(str(uid), ())]
         for inbox in inboxes:
-            inbox.put("notify")
+            inbox.put(NOTIFY)
 
-    def dispatch_all(self) -> None:
+    def dispatch_all(self, message: str = NOTIFY) -> None:
         """Wake every socket (after the bridge reconnects: nudges sent meanwhile were lost)."""
         with self._lock:
             inboxes = [q for qs in self._listeners.values() for q in qs]
         for inbox in inboxes:
-            inbox.put("notify")
+            inbox.put(message)
+
+    def go_away(self) -> int:
+        """The worker is stopping: every open socket (and any opened from now on) closes with 1001.
+
+        Returns how many sockets were told."""
+        with self._lock:
+            self.stopping = True
+        count = self.listener_count()
+        self.dispatch_all(GO_AWAY)
+        return count
 
     def listener_count(self, user_id=None) -> int:
         with self._lock:

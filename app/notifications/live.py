@@ -4,13 +4,17 @@ The socket is authorised like any page (the session's user, through access.enfor
 handshake whose Origin is not this site. It sends the badge at once, then waits on the process's
 hub; on each nudge it re-reads the unread count from the database, so a lost nudge heals on the
 next one and a reconnecting tab always shows the right count.
+
+With LIVE_SOCKET_URL set the sockets live in their own tier (gunicorn_live.conf.py: gevent, a socket
+costs a greenlet, not a thread); page processes then refuse /ws/ at once, and the pages point live.js at
+the tier (`live_socket_url()`). When that worker stops, each socket gets a close frame 1001 (going away).
 """
 
 import queue
 import time
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from app import realtime
@@ -19,8 +23,21 @@ from app.comms import notifications
 from app.extensions import db, sock
 from app.models import User
 from app.notifications import bp
+from app.ops import metrics
 
 WAKE_SECONDS = 5  # how often an idle socket checks it is still open and the bridge still runs
+GOING_AWAY = 1001  # RFC 6455 close code: the server is stopping; live.js reconnects (to another worker)
+
+
+@bp.app_template_global()
+def live_socket_url() -> str:
+    """Where the page's live.js opens its socket: LIVE_SOCKET_URL, else this site's own /ws/notifications."""
+    return current_app.config.get("LIVE_SOCKET_URL") or url_for("notifications.ws")
+
+
+def served_elsewhere() -> bool:
+    """A page process while a separate live tier serves the sockets: it must not hold a thread per tab."""
+    return bool(current_app.config.get("LIVE_SOCKET_URL")) and not current_app.config.get("LIVE_TIER")
 
 
 def origin_allowed() -> bool:
@@ -35,7 +52,11 @@ def origin_allowed() -> bool:
 
 @bp.before_request
 def check_websocket_origin():
-    if request.endpoint == "notifications.ws" and not origin_allowed():
+    if request.endpoint != "notifications.ws":
+        return
+    if served_elsewhere():
+        abort(404)  # answered before the handshake: the thread is free again in a millisecond
+    if not origin_allowed():
         abort(403)  # before the handshake: a page on another site cannot open the socket
 
 
@@ -62,19 +83,59 @@ def _still_valid(user_id, session_version) -> bool:
 def _outage_poll_due(redis_url, polled_at: float) -> bool:
     """With Redis configured but the bridge not subscribed (an outage), nudges from other processes
     cannot arrive: re-read the count every LIVE_OUTAGE_POLL_SECONDS instead, as the page's own
-    polling would."""
-    if not redis_url or realtime.bridge.listening():
+    polling would. A separate live tier without Redis never hears the page processes: it always polls."""
+    if redis_url and realtime.bridge.listening():
         return False
+    if not redis_url and not current_app.config.get("LIVE_TIER"):
+        return False  # one process: publish() reaches this hub directly
     return time.monotonic() - polled_at >= current_app.config.get("LIVE_OUTAGE_POLL_SECONDS", 15)
 
 
-def _drain(inbox: queue.Queue) -> None:
-    """Several nudges in a row need one re-read."""
+def _drain(inbox: queue.Queue) -> str:
+    """Several nudges in a row need one re-read; a GO_AWAY among them wins."""
+    seen = realtime.NOTIFY
     while True:
         try:
-            inbox.get_nowait()
+            if inbox.get_nowait() == realtime.GO_AWAY:
+                seen = realtime.GO_AWAY
         except queue.Empty:
+            return seen
+
+
+def _next_wake(inbox: queue.Queue, redis_url, polled_at: float, wake: float) -> str | None:
+    """Wait for the inbox: NOTIFY (re-read), GO_AWAY (close), or None (idle: check the socket again)."""
+    try:
+        first = inbox.get(timeout=wake)
+    except queue.Empty:
+        realtime.bridge.ensure_running(redis_url, wait=0)
+        return realtime.NOTIFY if _outage_poll_due(redis_url, polled_at) else None
+    return realtime.GO_AWAY if first == realtime.GO_AWAY else _drain(inbox)
+
+
+def _serve(socket, inbox: queue.Queue, user_id, session_version, redis_url) -> None:
+    """The open socket: the badge now, then one re-read per wake until it closes or is told to go."""
+    badge, newest = _badge_and_newest(user_id)
+    announced_id = newest.id if newest is not None else None  # already there: nothing to announce
+    db.session.remove()  # no connection held while the socket idles
+    socket.send(badge)
+    polled_at = time.monotonic()
+    wake = min(WAKE_SECONDS, current_app.config.get("LIVE_OUTAGE_POLL_SECONDS", 15))
+    while socket.connected:
+        event = _next_wake(inbox, redis_url, polled_at, wake)
+        if event is None:
+            continue
+        if event == realtime.GO_AWAY:
+            socket.close(reason=GOING_AWAY, message="Server restarting")
             return
+        polled_at = time.monotonic()
+        if not _still_valid(user_id, session_version):
+            socket.close(reason=1008, message="Session ended")
+            return
+        badge, newest = _badge_and_newest(user_id)
+        html = badge + _announcement(newest, announced_id)
+        announced_id = newest.id if newest is not None else announced_id
+        db.session.remove()
+        socket.send(html)
 
 
 @sock.route("/ws/notifications", bp=bp, endpoint="ws")
@@ -83,31 +144,10 @@ def ws(socket):
     user_id, session_version = current_user.id, current_user.session_version
     redis_url = current_app.config.get("REDIS_URL")
     realtime.bridge.ensure_running(redis_url)
-    inbox = realtime.hub.listen(str(user_id))
+    inbox = realtime.hub.listen(str(user_id))  # the socket is open from here ...
     try:
-        badge, newest = _badge_and_newest(user_id)
-        announced_id = newest.id if newest is not None else None  # already there: nothing to announce
-        db.session.remove()  # no connection held while the socket idles
-        socket.send(badge)
-        polled_at = time.monotonic()
-        wake = min(WAKE_SECONDS, current_app.config.get("LIVE_OUTAGE_POLL_SECONDS", 15))
-        while socket.connected:
-            try:
-                inbox.get(timeout=wake)
-            except queue.Empty:
-                realtime.bridge.ensure_running(redis_url, wait=0)
-                if not _outage_poll_due(redis_url, polled_at):
-                    continue
-            _drain(inbox)
-            polled_at = time.monotonic()
-            if not _still_valid(user_id, session_version):
-                socket.close(reason=1008, message="Session ended")
-                break
-            badge, newest = _badge_and_newest(user_id)
-            html = badge + _announcement(newest, announced_id)
-            announced_id = newest.id if newest is not None else announced_id
-            db.session.remove()
-            socket.send(html)
+        with metrics.live_socket():
+            _serve(socket, inbox, user_id, session_version, redis_url)
     finally:
-        realtime.hub.forget(str(user_id), inbox)
+        realtime.hub.forget(str(user_id), inbox)  # ... to here: it has closed
         db.session.remove()
