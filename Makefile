@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake bench-api clean
+.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake bench-api bench-live lock lock-upgrade deploy-check clean
 
+# requirements-dev.txt is the lock of everything (the runtime set at requirements.txt's versions, plus tools), pip
+# included: every file is checked against its hash, so nothing unpinned or altered gets in.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 install: $(BIN)/.installed
@@ -47,8 +48,22 @@ scan: scan-code scan-deps
 scan-code: install
 	$(BIN)/bandit -q -r app -c pyproject.toml --severity-level medium $(BANDIT_ARGS)
 
+# The dependency audit fails on a known vulnerability of any locked pin and on any pin the index's data cannot speak
+# for (app/tools/dependency_audit.py has the rule); `# audit-accept:` lines in the .in files are its dated exceptions.
 scan-deps: install
-	$(BIN)/pip-audit -r requirements.txt $(PIP_AUDIT_ARGS)
+	$(BIN)/python -m app.tools.dependency_audit requirements.txt requirements-dev.txt \
+		--accept requirements.in --accept requirements-dev.in $(AUDIT_ARGS)
+
+# `make lock` compiles requirements*.in into the hashed lock files, keeping locked versions where it can;
+# `make lock-upgrade` also moves every transitive pin to its latest release (top-level pins move in the .in files).
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links
+lock: install
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements-dev.txt requirements-dev.in
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
 
 worker: install
 	$(BIN)/flask worker
@@ -61,6 +76,14 @@ bench-intake: install
 
 bench-api: install
 	$(BIN)/python bench/api.py
+
+bench-live: install
+	$(BIN)/python bench/live.py
+
+# hadolint on deploy/Dockerfile, deploy/compose.yaml against the Procfile, and the image's build steps in a clean
+# virtualenv (no Docker daemon needed): see deploy/check.
+deploy-check: install
+	deploy/check
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -39,6 +39,22 @@ class Config:
     STRANDED_GRACE_SECONDS = int(os.environ.get("STRANDED_GRACE_SECONDS", "300"))
     SWEEP_INTERVAL_SECONDS = int(os.environ.get("SWEEP_INTERVAL_SECONDS", "60"))
     LIVE_OUTAGE_POLL_SECONDS = int(os.environ.get("LIVE_OUTAGE_POLL_SECONDS", "15"))
+    # Processes and threads (gunicorn.conf.py reads the same variables). More than one process (web workers, the
+    # websocket and worker processes) share notifications and jobs only through Redis: production refuses to start
+    # without REDIS_URL unless LEADFLOW_SINGLE_PROCESS=1 declares a one-process deployment (WEB_CONCURRENCY=1).
+    WEB_CONCURRENCY = int(os.environ.get("WEB_CONCURRENCY") or 2)
+    WEB_THREADS = int(os.environ.get("WEB_THREADS") or 16)
+    SINGLE_PROCESS = _bool("LEADFLOW_SINGLE_PROCESS")
+    # PostgreSQL connections per process: one per request thread, plus a few for the app's own threads and bursts.
+    DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE") or WEB_THREADS)
+    DB_MAX_OVERFLOW = int(os.environ.get("DB_MAX_OVERFLOW") or 4)
+    # The live tier (Procfile `websocket`, gunicorn_live.conf.py). LIVE_SOCKET_URL is where the page's live.js
+    # opens its socket: empty = this process on the page's own origin (`make run`); an absolute ws(s):// URL
+    # (same host, other port) or a path a reverse proxy routes to the live tier (deploy/proxy/nginx.conf).
+    # When it is set, page processes answer /ws/ with 404 at once instead of holding a thread per open tab.
+    LIVE_SOCKET_URL = os.environ.get("LIVE_SOCKET_URL", "").strip()
+    # Set by gunicorn_live.conf.py in the live tier's processes: they serve /ws/ whatever LIVE_SOCKET_URL says.
+    LIVE_TIER = _bool("LIVE_TIER")
 
     WTF_CSRF_TIME_LIMIT = None  # a board left open all day must not go stale
     SESSION_COOKIE_HTTPONLY = True
@@ -92,6 +108,15 @@ class Config:
     S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or None
     S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY") or None
     S3_PRESIGN_SECONDS = int(os.environ.get("S3_PRESIGN_SECONDS", "300"))
+    # Backups (flask backup / restore / restore-drill, app/ops/backups.py): the key for --encrypt (32 random bytes,
+    # URL-safe base64), and the S3 endpoint and credentials for s3:// targets when not the storage's S3_* ones.
+    # BACKUP_DATABASE_URL: the role pg_dump reads as (default DATABASE_URL, the app's role; e.g. a read-only role).
+    BACKUP_ENCRYPTION_KEY = os.environ.get("BACKUP_ENCRYPTION_KEY") or None
+    BACKUP_DATABASE_URL = os.environ.get("BACKUP_DATABASE_URL") or None
+    BACKUP_S3_ENDPOINT_URL = os.environ.get("BACKUP_S3_ENDPOINT_URL") or None
+    BACKUP_S3_REGION = os.environ.get("BACKUP_S3_REGION") or None
+    BACKUP_S3_ACCESS_KEY_ID = os.environ.get("BACKUP_S3_ACCESS_KEY_ID") or None
+    BACKUP_S3_SECRET_ACCESS_KEY = os.environ.get("BACKUP_S3_SECRET_ACCESS_KEY") or None
     MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
     MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024  # room for the other form fields
     # What an uploaded file may cost to check, read from its header before anything is decoded (see
@@ -128,6 +153,10 @@ class Config:
     FEE_OVERDUE_DAYS = int(os.environ.get("FEE_OVERDUE_DAYS", "30"))
     CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
     SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
+    # GET /metrics (Prometheus): a bearer token and/or client networks (comma-separated CIDRs). Neither set: loopback
+    # only; a token alone: any address presenting it; both: both must pass (app/ops/metrics_access.py).
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    METRICS_ALLOW_NETWORKS = os.environ.get("METRICS_ALLOW_NETWORKS") or None
     JSON_LOGS = _bool("JSON_LOGS")
     REPORT_PDF_JOB_THRESHOLD = int(os.environ.get("REPORT_PDF_JOB_THRESHOLD", "2000"))
     # Benchmark only (bench/run.py): the /bench/floor endpoint and the X-Query-Count header.

@@ -9,7 +9,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import BASE_DIR, CONFIGS
 
 # Blueprints outside the portals (each package defines `bp` and declares its roles per route).
-SHARED_BLUEPRINTS = ("app.files", "app.account", "app.webhooks", "app.notifications", "app.join", "app.portals.public")
+SHARED_BLUEPRINTS = (
+    "app.files",
+    "app.account",
+    "app.webhooks",
+    "app.notifications",
+    "app.join",
+    "app.portals.public",
+    "app.ops.metrics_view",  # GET /metrics and the request-latency hook
+)
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -52,7 +60,10 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # Prepared statements are kept between requests (app/web/transactions.py), each still planned for its values.
         connect_args = {"options": "-c plan_cache_mode=force_custom_plan"}
+        # A pool as large as the request threads (gunicorn.conf.py), so no thread waits for a connection.
+        pool = {"pool_size": app.config["DB_POOL_SIZE"], "max_overflow": app.config["DB_MAX_OVERFLOW"]}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **pool,
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
             "connect_args": connect_args,
         }

@@ -23,6 +23,11 @@ def register_cli(app) -> None:
     app.cli.add_command(reset_mfa)
     app.cli.add_command(rotate_key)
     app.cli.add_command(import_leads)
+    from app.ops.backups import backup_command, restore_command
+    from app.ops.drill import reconcile_money_command, restore_drill_command
+
+    for command in (backup_command, restore_command, restore_drill_command, reconcile_money_command):
+        app.cli.add_command(command)
 
 
 @click.command("create-superadmin")
@@ -135,10 +140,10 @@ def worker(burst: bool) -> None:
     (app.jobs.tasks.requeue_stranded), then, unless --burst, enqueues that sweep every SWEEP_INTERVAL_SECONDS.
     """
     import redis
-    from rq import Worker
 
     from app.extensions import redis_handle
     from app.jobs.tasks import requeue_stranded
+    from app.jobs.worker import JobWorker
 
     if redis_handle.client is None:
         raise click.ClickException("REDIS_URL is not set; jobs run in-process and no worker is needed.")
@@ -151,7 +156,8 @@ def worker(burst: bool) -> None:
     # A connection of its own: RQ raises its socket timeout above the BLPOP wait, while the app's
     # client (used by jobs to enqueue) keeps its short one.
     connection = redis.Redis.from_url(current_app.config["REDIS_URL"])
-    Worker([queue], connection=connection).work(burst=burst, with_scheduler=True)
+    # Logs as the web does (JSON when JSON_LOGS is on, app/production.py), each job's lines with its ids.
+    JobWorker([queue], connection=connection).work(burst=burst, with_scheduler=True)
 
 
 def _start_sweep_timer(app) -> None:

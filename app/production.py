@@ -1,5 +1,7 @@
 """Running in production: start-up checks, request ids, structured request logs and error reporting."""
 
+import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -8,7 +10,7 @@ import sys
 import time
 import uuid
 
-from flask import g, request
+from flask import g, has_request_context, request
 
 REQUEST_LOG = "leadflow.request"
 # An incoming X-Request-ID (from a proxy) is kept only when it looks like an id, never arbitrary text.
@@ -79,6 +81,25 @@ def check_database(app) -> None:
             db.engine.dispose()  # forked workers open their own connections
 
 
+def check_processes(app) -> None:
+    """Production with more than one process needs Redis: without it each process keeps its own notifications
+    and sends email inside the request. Checked where the app starts (wsgi.py, `flask`), not in create_app."""
+    cfg = app.config
+    if cfg["CONFIG_NAME"] != "production" or cfg.get("REDIS_URL"):
+        return
+    if not cfg.get("SINGLE_PROCESS"):
+        raise ConfigurationError(
+            "REDIS_URL must be set in production: the web workers, the websocket and worker processes share "
+            "notifications and jobs through it (a one-process deployment sets LEADFLOW_SINGLE_PROCESS=1 and "
+            "WEB_CONCURRENCY=1)."
+        )
+    if cfg["WEB_CONCURRENCY"] > 1:
+        raise ConfigurationError(
+            f"LEADFLOW_SINGLE_PROCESS=1 with WEB_CONCURRENCY={cfg['WEB_CONCURRENCY']}: set WEB_CONCURRENCY=1 "
+            "or REDIS_URL, since web workers share notifications only through Redis."
+        )
+
+
 def create_or_exit(config_name: str | None = None):
     """The app for wsgi.py and the `flask` command: a configuration error prints one line and exits 2."""
     from app import create_app
@@ -89,6 +110,7 @@ def create_or_exit(config_name: str | None = None):
         if name not in CONFIGS:
             raise ConfigurationError(f"LEADFLOW_CONFIG must be one of {', '.join(sorted(CONFIGS))}, not {name!r}.")
         app = create_app(name)
+        check_processes(app)
         if not app.testing:
             check_database(app)
     except ConfigurationError as exc:
@@ -113,12 +135,53 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# The job a worker is running ({"job_id": ..., "request_id": ...}): set around each job (app.jobs.worker.JobWorker).
+_log_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("leadflow_log_context", default=None)
+
+
+def set_log_context(**fields) -> None:
+    """From now on in this thread (and in processes it forks), log lines carry `fields`; no fields clears it."""
+    _log_context.set({key: value for key, value in fields.items() if value is not None} or None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served (or, in a job, of the request that enqueued it), for the jobs it enqueues.
+
+    The job's context first: a job run in-process has an app context of its own, whose `g` lacks the request's id.
+    """
+    in_job = (_log_context.get() or {}).get("request_id")
+    return in_job or (g.get("request_id") if has_request_context() else None)
+
+
+@contextlib.contextmanager
+def log_context(**fields):
+    """Every log line written inside carries `fields` (None values left out), e.g. a job's id and request id."""
+    token = _log_context.set({key: value for key, value in fields.items() if value is not None})
+    try:
+        yield
+    finally:
+        _log_context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds the request id (in a request) or the job's ids (in a job) to a record's JSON fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = dict(_log_context.get() or {})
+        if has_request_context() and g.get("request_id"):
+            context.setdefault("request_id", g.request_id)
+        if context:
+            record.fields = {**context, **getattr(record, "fields", {})}
+        return True
+
+
 def _configure_handlers(app) -> None:
     root = logging.getLogger()
     if app.config.get("JSON_LOGS"):
         if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(JsonFormatter())
+            handler.addFilter(ContextFilter())
             root.addHandler(handler)
         root.setLevel(logging.INFO)
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up chatter, not events

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,8 @@ def test_production_logs_one_json_line_per_request(tmp_path):
         SECRET_KEY=STRONG_SECRET,
         ENCRYPTION_KEYS=FERNET_KEY,
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
+        LEADFLOW_SINGLE_PROCESS="1",  # one process, no Redis (run_python drops REDIS_URL)
+        WEB_CONCURRENCY="1",
     )
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
@@ -170,8 +173,30 @@ GUNICORN_IMPORT = (sys.executable, "-c", "import wsgi")
                 "SECRET_KEY": STRONG_SECRET,
                 "DATABASE_URL": "postgresql://leadflow:hunter2@127.0.0.1:9/leadflow",
                 "ENCRYPTION_KEYS": FERNET_KEY,
+                "REDIS_URL": "redis://127.0.0.1:9/0",  # only required to be set: start-up does not connect to it
             },
             "cannot reach the database",
+        ),
+        (
+            {
+                "LEADFLOW_CONFIG": "production",
+                "SECRET_KEY": STRONG_SECRET,
+                "DATABASE_URL": "sqlite:///x.db",
+                "ENCRYPTION_KEYS": FERNET_KEY,
+                "REDIS_URL": "",
+            },
+            "REDIS_URL must be set in production",
+        ),
+        (
+            {
+                "LEADFLOW_CONFIG": "production",
+                "SECRET_KEY": STRONG_SECRET,
+                "DATABASE_URL": "sqlite:///x.db",
+                "ENCRYPTION_KEYS": FERNET_KEY,
+                "REDIS_URL": "",
+                "LEADFLOW_SINGLE_PROCESS": "1",
+            },
+            "LEADFLOW_SINGLE_PROCESS=1 with WEB_CONCURRENCY=2",
         ),
         (
             {"LEADFLOW_CONFIG": "production", "SECRET_KEY": STRONG_SECRET, "DATABASE_URL": "sqlite:///x.db"},
@@ -215,12 +240,26 @@ def test_check_config_accepts_the_test_configuration(app):
         app.config["CONFIG_NAME"], app.config["SECRET_KEY"] = "test", saved
 
 
+def _locked(name: str) -> dict[str, str]:
+    """Each requirement of a lock file (continuations joined) by its `name==version`, mapped to its options."""
+    text = (ROOT / name).read_text().replace("\\\n", " ")
+    entries = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return {entry.split()[0]: entry for entry in entries if entry}
+
+
+def _plain(pin: str) -> str:
+    return re.sub(r"\[.*?\]", "", pin).lower().replace("_", "-")
+
+
 def test_every_requirement_is_pinned_to_one_version():
-    """pip-audit checks exactly what is deployed only if every requirement names one version."""
-    loose = []
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        for line in (ROOT / name).read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line and not line.startswith("-r ") and "==" not in line:
-                loose.append(f"{name}: {line}")
-    assert not loose, loose
+    """The audit checks exactly what is deployed only if the lock names one version and its hashes for every package,
+    transitive ones included, and one hashed install of the dev lock sets up the runtime set at the same versions."""
+    runtime, dev = _locked("requirements.txt"), _locked("requirements-dev.txt")
+    assert len(runtime) > 60 and len(dev) > len(runtime)
+    for name, entries in (("requirements.txt", runtime), ("requirements-dev.txt", dev)):
+        loose = [pin for pin, entry in entries.items() if "==" not in pin or "--hash=sha256:" not in entry]
+        assert not loose, f"{name}: {loose}"
+    assert set(runtime) <= set(dev), set(runtime) - set(dev)
+    top_level = [line.split("#", 1)[0].strip() for line in (ROOT / "requirements.in").read_text().splitlines()]
+    missing = [pin for pin in top_level if pin and _plain(pin) not in {_plain(p) for p in runtime}]
+    assert not missing, f"requirements.in pins that the lock does not hold (run make lock): {missing}"

@@ -13,6 +13,7 @@ from importlib import import_module
 from flask import current_app
 
 from app.extensions import redis_handle
+from app.production import current_request_id, log_context
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def run_now(job, *args) -> None:
     Its own app context, so its own database session: enqueue usually runs from an after-commit hook,
     where the caller's session can emit no more SQL.
     """
-    with current_app.app_context():
+    request_id = current_request_id()  # read before the new app context hides the request's `g`
+    with current_app.app_context(), log_context(request_id=request_id):
         try:
             resolve(job)(*args)
         except Exception:
@@ -77,6 +79,8 @@ def enqueue(job, *args, retries: int = 3, when_down: str = RUN, job_id: str | No
                 retry=Retry(max=retries, interval=intervals) if retries else None,
                 failure_ttl=FAILURE_TTL,
                 job_id=job_id,
+                # The worker logs every line of the job with the id of the request that asked for it.
+                meta={"request_id": request_id} if (request_id := current_request_id()) else None,
                 description=f"{_job_name(job).rpartition('.')[2]}({', '.join(map(str, args))})",
             )
         except RedisError as exc:  # enqueued after the commit: the rows stand
