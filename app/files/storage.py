@@ -63,6 +63,7 @@ KIND_GROUPS = {
     "client_payment": ("image", "pdf"),
     "payment_receipt": ("image", "pdf"),
     "lead_import": ("document",),  # app/leads/imports.py then accepts only .csv and .xlsx
+    "training": ("pdf", "document", "image"),
 }
 # Kinds whose files may be larger than MAX_UPLOAD_BYTES.
 KIND_MAX_BYTES = {"lead_import": 20 * 1024 * 1024}
@@ -77,6 +78,7 @@ DIRECT_UPLOAD_ROLES = {
     "bank_slip": {"admin"},
     "client_payment": {"admin"},
     "lead_import": {"channel_partner", "admin"},
+    "training": {"admin"},
 }
 PUBLIC_KINDS = {"logo", "avatar", "category_image", "content_image"}
 _WRITTEN = "storage_written_keys"
@@ -86,7 +88,8 @@ def _max_bytes(kind: str | None = None) -> int:
     return KIND_MAX_BYTES.get(kind) or int(current_app.config["MAX_UPLOAD_BYTES"])
 
 
-def _limits() -> Limits:
+def upload_limits() -> Limits:
+    """What checking one uploaded file may cost (app/files/checks.py), from the configuration."""
     config = current_app.config
     return Limits(
         image_pixels=int(config["MAX_IMAGE_PIXELS"]),
@@ -190,7 +193,7 @@ def save_upload(file, kind: str, *, actor, cp_id=None, allowed=ALL_GROUPS) -> St
         raise UploadRejected("Choose a file to upload.")
     name, ext = clean_name(file.filename)
     data = _read_upload(file)
-    file_type = check_content(data, ext, allowed, _max_bytes(), _limits())
+    file_type = check_content(data, ext, allowed, _max_bytes(), upload_limits())
     return _store(data, kind, name, file_type.content_type, ext, actor, cp_id)
 
 
@@ -304,7 +307,7 @@ def receive_upload(row: StoredFile, file) -> StoredFile:
         raise UploadRejected("Choose a file to upload.")
     ext = row.storage_key.rpartition(".")[2]
     data = getattr(file, "stream", file).read(_max_bytes(row.kind) + 1)
-    file_type = check_content(data, ext, KIND_GROUPS[row.kind], _max_bytes(row.kind), _limits())
+    file_type = check_content(data, ext, KIND_GROUPS[row.kind], _max_bytes(row.kind), upload_limits())
     backend = current_backend()
     backend.put(row.storage_key, data, file_type.content_type)
     _remember_written(backend, row.storage_key)

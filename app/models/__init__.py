@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
 from app.models.api import ApiKey, ApiRefreshToken, ApiTokenFamily
+from app.models.assets import AssetDownload, MarketingAsset  # noqa: F401  (asset library: app/enablement/assets*.py)
 from app.models.audit import AuditEvent
 from app.models.categories import Category, CategoryImage, ContentImage, CpCategoryContent
 from app.models.comms import Announcement, AnnouncementTarget, EmailOutbox, Notification, SmsOutbox
@@ -13,6 +14,7 @@ from app.models.finance import (
     PlatformFeeSettlementItem,
     StripeEvent,
 )
+from app.models.goals import PartnerGoal
 from app.models.idempotency import IdempotencyKey
 from app.models.intake import (
     CategoryField,
@@ -28,6 +30,13 @@ from app.models.partners import ChannelPartner
 from app.models.reports import ReportExport
 from app.models.security import MfaCredential, MfaRecoveryCode
 from app.models.tokens import OneTimeToken
+from app.models.training import (  # noqa: F401  (training: app/enablement/training*.py)
+    TrainingAttempt,
+    TrainingCertificate,
+    TrainingModule,
+    TrainingProgress,
+    TrainingQuestion,
+)
 from app.models.users import User, UserSession
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -60,6 +69,7 @@ __all__ = [
     "LeadImport",
     "LeadNote",
     "MfaCredential",
+    "PartnerGoal",
     "PartnerInvite",
     "PartnerMember",
     "MfaRecoveryCode",

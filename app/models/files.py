@@ -19,6 +19,8 @@ FILE_KINDS = (
     "content_image",
     "report",
     "lead_import",  # an imported lead file and its rejected rows (app/leads/imports.py)
+    "training",  # a training module's file (app/enablement/training.py), served by /cp/training/<id>/file
+    "marketing_asset",  # an asset library file and its thumbnail (app/enablement/assets.py), served by /cp/assets/<id>/…
 )
 
 

@@ -44,6 +44,10 @@ class User(UserMixin, Timestamps, db.Model):
     sms_opt_in: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     sms_events: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     sms_opted_out_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Colour theme (issue 20): "auto" follows the system setting, "light" or "dark" is the person's choice.
+    theme: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="auto", server_default="auto")
+    # The IANA zone times are shown in (issue 20 item 9; app.web.times); None: not chosen yet, shown in UTC.
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
 
     membership = relationship(
         "PartnerMember", back_populates="user", uselist=False, foreign_keys="PartnerMember.user_id"
