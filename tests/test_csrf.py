@@ -119,8 +119,14 @@ def test_a_valid_token_is_accepted_so_the_refusals_above_mean_something(csrf_app
     assert not refused, "refused despite a valid token:\n" + "\n".join(refused)
 
 
-# GETs whose purpose is to record something (a referral link's visit), and the only tables they may change.
-RECORDS_ON_GET = {"public.referral": {"referral_visits"}}
+# GETs whose purpose is to record something (a referral link's visit, an asset's download), and the only tables they
+# may change.
+ASSET_DOWNLOADS = {"marketing_assets", "marketing_asset_downloads"}
+RECORDS_ON_GET = {
+    "public.referral": {"referral_visits"},
+    "cp.asset_download": ASSET_DOWNLOADS,
+    "cp.asset_cobranded": ASSET_DOWNLOADS,
+}
 
 
 def test_no_get_changes_anything(csrf_app):
