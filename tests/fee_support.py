@@ -1,6 +1,7 @@
 """Helpers for the platform-fee tests: won leads with their commission transactions, and slips."""
 
 import io
+import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -70,3 +71,14 @@ def assert_reconciles():
     totals = fee_queries.totals()
     assert totals.generated == totals.settled + totals.outstanding
     return totals
+
+
+def confirmed(client, data: dict) -> dict:
+    """`data` (a settle form's fields) plus the count and total that the confirmation step
+    (/admin/platform-fees/settle/review) shows for the same choice, as the admin confirms them."""
+    choice = ("transaction_ids", "select_all", "cp", "partner", "from", "to", "state", "overdue")
+    page = client.get("/admin/platform-fees/settle/review", query_string={k: v for k, v in data.items() if k in choice})
+    fields = dict(
+        re.findall(r'name="(confirm_count|confirm_total)" type="hidden" value="([^"]*)"', page.get_data(as_text=True))
+    )
+    return {**data, **fields}

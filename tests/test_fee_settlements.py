@@ -17,7 +17,7 @@ from app.models.base import utcnow
 from app.money import commissions, fee_filters, fee_queries, fee_settlements, settlements
 from tests import factories
 from tests.conftest import login, make_app, requires_postgres
-from tests.fee_support import PDF, assert_reconciles, settle, slip_upload, stored_slip, won
+from tests.fee_support import PDF, assert_reconciles, confirmed, settle, slip_upload, stored_slip, won
 
 
 def test_totals_reconcile_across_settled_outstanding_and_void(app):
@@ -118,7 +118,10 @@ def test_worked_example_end_to_end_to_the_super_admin(app):
     admin_client = login(app.test_client(), admin)
     response = admin_client.post(
         "/admin/platform-fees/settle",
-        data={"idempotency_key": uuid.uuid4().hex, "transaction_ids": [str(tx.id)], "bank_slip": slip_upload()},
+        data={
+            **confirmed(admin_client, {"idempotency_key": uuid.uuid4().hex, "transaction_ids": [str(tx.id)]}),
+            "bank_slip": slip_upload(),
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 302

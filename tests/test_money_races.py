@@ -79,7 +79,9 @@ def settle_to_cp(client, case):
 
 
 def settle_fee(client, case):
-    data = {"bank_slip": slip(), "transaction_ids": case["tx_id"], "idempotency_key": uuid.uuid4().hex}
+    # The admin confirmed the fee as it was before the race (the confirmation step's figures).
+    data = {"transaction_ids": case["tx_id"], "idempotency_key": uuid.uuid4().hex, "bank_slip": slip()}
+    data.update(confirm_count="1", confirm_total=str(case["fee"]))
     return client.post("/admin/platform-fees/settle", data=data, content_type="multipart/form-data")
 
 

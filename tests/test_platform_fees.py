@@ -15,7 +15,7 @@ from app.models.base import utcnow
 from app.money import commissions, fee_filters, fee_queries, fees, payments
 from tests import factories
 from tests.conftest import login
-from tests.fee_support import PDF, assert_reconciles, pay_out, settle, slip_upload, won
+from tests.fee_support import PDF, assert_reconciles, confirmed, pay_out, settle, slip_upload, won
 
 
 def admin_client(app):
@@ -129,6 +129,7 @@ def _settle_form(client, ids, key=None, slip=True, **extra):
     if slip:
         data["bank_slip"] = slip_upload()
     data.update(extra)
+    data = confirmed(client, data)  # what the confirmation step shows and the admin confirms
     return client.post("/admin/platform-fees/settle", data=data, content_type="multipart/form-data")
 
 
@@ -216,10 +217,13 @@ def test_double_submitted_form_settles_once(app):
     admin, client = admin_client(app)
     tx = won(cp, admin)
     db.session.commit()
-    page = client.get("/admin/platform-fees").get_data(as_text=True)
+    page = client.get("/admin/platform-fees/settle/review", query_string={"transaction_ids": str(tx.id)})
+    page = page.get_data(as_text=True)
     key = re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]{32})"', page).group(1)
-    first = _settle_form(client, [tx.id], key=key)
-    second = _settle_form(client, [tx.id], key=key)
+    data = confirmed(client, {"idempotency_key": key, "note": "March fees", "transaction_ids": [str(tx.id)]})
+    first, second = (
+        client.post("/admin/platform-fees/settle", data={**data, "bank_slip": slip_upload()}) for _ in range(2)
+    )
     assert first.status_code == second.status_code == 302
     assert first.headers["Location"] == second.headers["Location"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PlatformFeeSettlement)) == 1

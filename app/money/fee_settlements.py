@@ -84,13 +84,15 @@ def settle_fees(
     note: str | None = None,
     transaction_ids=None,
     fee_filter: FeeFilter | None = None,
+    confirmed: tuple[int, Decimal] | None = None,
 ) -> tuple[PlatformFeeSettlement, bool]:
     """Settle the chosen outstanding fees to the super admin as ONE settlement; returns (settlement, created).
 
     Choose fees by `transaction_ids` or, for "select all matching the filter", by `fee_filter`.
     The whole batch is refused (SettlementRefused) if any fee is void, gone or already settled. A
     repeated `idempotency_key` (a double submission) returns the first settlement with created=False.
-    `slip` is an uploaded file (storage.UploadRejected propagates) or an already StoredFile.
+    `slip` is an uploaded file (storage.UploadRejected propagates) or an already StoredFile. `confirmed`, the
+    (count, total) the admin was shown and confirmed (app.money.fee_selection), refuses a batch that differs.
     """
     existing = _by_key(idempotency_key)
     if existing is not None:
@@ -105,6 +107,11 @@ def settle_fees(
         return existing, False
     _check_batch(ids, txs)
     amount = sum((tx.platform_fee for tx in txs), ZERO)
+    if confirmed is not None and (len(txs), amount) != (confirmed[0], confirmed[1]):
+        raise SettlementRefused(
+            f"Nothing was settled: the chosen fees now come to {format_money(amount)} for {len(txs)}, not the "
+            f"{format_money(confirmed[1])} for {confirmed[0]} you confirmed. Review the batch again."
+        )
     if amount <= 0:
         raise NothingToSettle(f"The chosen fees add up to {format_money(ZERO)}; there is nothing to transfer.")
     stored_slip = _store_slip(slip, actor)

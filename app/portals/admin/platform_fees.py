@@ -1,27 +1,22 @@
 """Platform fees (/admin/platform-fees): the global fee rule and its history, the fee of every lead,
 and settling outstanding fees to the super admin in batches with a bank slip."""
 
-import uuid
 from decimal import Decimal, InvalidOperation
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from app.extensions import db
-from app.files import storage
-from app.files.fields import DirectFileField, UploadRequired
 from app.idempotency import IdempotentForm
-from app.money import fee_filters, fee_queries, fee_settlement_history, fee_settlements, fees
+from app.money import fee_filters, fee_queries, fee_selection, fee_settlement_history, fees
 from app.portals import fee_settlement_views
-from app.portals.admin import bp
+from app.portals.admin import bp, fee_batches
 from app.validators import query_page
 from app.web import is_htmx_partial, memoized_macro, render
-from app.web.money import format_money
 
 PAGE_SIZE = 25
 MAX_FIXED_FEE = Decimal("999999999999.99")
@@ -49,28 +44,11 @@ class FeeRuleForm(IdempotentForm):
         field.parsed = value
 
 
-class SettleFeesForm(FlaskForm):
-    idempotency_key = HiddenField(validators=[InputRequired(), Length(min=8, max=64)])
-    bank_slip = DirectFileField(
-        "Bank slip",
-        kind="bank_slip",
-        validators=[UploadRequired("Attach the bank slip of the transfer (PDF or image).")],
-    )
-    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
-    select_all = BooleanField("Settle every fee matching the filter that is ready to settle")
-
-
 def _fee_filter(args):
     return fee_filters.parse_filter(args)
 
 
-def _new_settle_form() -> SettleFeesForm:
-    form = SettleFeesForm(formdata=None)
-    form.idempotency_key.data = uuid.uuid4().hex
-    return form
-
-
-def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, settle_error: str | None = None):
+def _page(rule_form=None, fee_filter=None, status: int = 200):
     fee_filter = fee_filter if fee_filter is not None else _fee_filter(request.args)
     totals = fee_queries.totals()
     pagination = fee_queries.fee_page(fee_filter, query_page(request.args), PAGE_SIZE, totals=totals)
@@ -88,10 +66,17 @@ def _page(rule_form=None, settle_form=None, fee_filter=None, status: int = 200, 
         is_overdue=fee_queries.overdue_test(),
         settleable={tx.id for tx in pagination.items if tx.ready},
         fee_row=fee_row,
-        settle_form=settle_form or _new_settle_form(),
-        settle_error=settle_error,
+        chosen=_ticked(),
         recent=fee_settlement_history.recent_settlements(10),
     )
+
+
+def _ticked():
+    """The running summary of fees ticked before going back from the confirmation step (none on a first visit)."""
+    if not (request.args.get("transaction_ids") or request.args.get("select_all")):
+        return fee_selection.Selection(0, fee_selection.ZERO)
+    batch = fee_batches.Batch(request.args)
+    return batch.selection() if batch.valid else None
 
 
 def fee_row(tx, ready: bool, checked: bool, overdue: bool) -> str:
@@ -145,56 +130,6 @@ def render_partial(template: str, status: int = 200, **context):
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response
-
-
-def _chosen_ids(form: SettleFeesForm) -> list[uuid.UUID] | None:
-    ids = []
-    for raw in request.form.getlist("transaction_ids"):
-        try:
-            ids.append(uuid.UUID(raw))
-        except ValueError:
-            form.select_all.errors = [*form.select_all.errors, "One of the chosen fees is not valid; reload the page."]
-            return None
-    return ids
-
-
-@bp.post("/platform-fees/settle")
-def platform_fees_settle():
-    form = SettleFeesForm()
-    fee_filter = _fee_filter(request.form)
-    ids = _chosen_ids(form) if form.validate() else None
-    if ids is None:
-        return _page(settle_form=form, fee_filter=fee_filter, status=422)
-    try:
-        settlement, created = fee_settlements.settle_fees(
-            current_user,
-            idempotency_key=form.idempotency_key.data,
-            slip=form.bank_slip.data,
-            note=form.note.data,
-            transaction_ids=None if form.select_all.data else ids,
-            fee_filter=fee_filter if form.select_all.data else None,
-        )
-    except storage.UploadRejected as exc:
-        db.session.rollback()
-        form.bank_slip.errors = [str(exc)]
-        return _page(settle_form=form, fee_filter=fee_filter, status=422)
-    except fee_settlements.NothingToSettle as exc:
-        db.session.rollback()
-        return _page(settle_form=form, fee_filter=fee_filter, status=422, settle_error=str(exc))
-    except fee_settlements.SettlementRefused as exc:
-        db.session.rollback()
-        return _page(fee_filter=fee_filter, status=409, settle_error=str(exc))
-    db.session.commit()
-    if created:
-        flash(f"Settled {settlement_summary(settlement)} to the super admin.", "success")
-    else:
-        flash("That settlement had already been recorded; it was not settled twice.", "info")
-    return redirect(url_for("admin.platform_fees_settlement", settlement_id=settlement.id))
-
-
-def settlement_summary(settlement) -> str:
-    words = "lead" if settlement.lead_count == 1 else "leads"
-    return f"{format_money(settlement.amount)} platform fee covering {settlement.lead_count} {words}"
 
 
 SETTLEMENTS = fee_settlement_views.SettlementPages(

@@ -4,7 +4,7 @@ received payments, settlement requests and paying the platform fee it owes (card
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -124,6 +124,10 @@ def _detail(tx, status: int = 200, message: str | None = None, error: str | None
         checkout=request.args.get("checkout"),
         empty_form=EmptyForm(formdata=None),
         bank_form=bank_form or BankTransferForm(formdata=None),
+        # Card only when Stripe is configured (no button that leads to "not available"); the platform's account
+        # for a bank transfer.
+        card_payments=bool(current_app.config.get("STRIPE_SECRET_KEY")),
+        platform_bank=current_app.config.get("PLATFORM_BANK") or {},
         message=message,
         error=error,
     )
