@@ -161,3 +161,8 @@ def referral(code):
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
     return response
+
+
+from app.portals.public import pwa  # noqa: E402
+
+pwa.register(bp)  # the web manifest, /sw.js and the offline page
