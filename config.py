@@ -22,6 +22,27 @@ def _bool(name: str, default: bool = False) -> bool:
     return default if value is None else value.lower() in {"1", "true", "yes", "on"}
 
 
+def _platform_bank() -> dict:
+    """The platform's bank account, shown to partners beside the bank-transfer option (PLATFORM_BANK_*)."""
+    names = {
+        "Account name": "PLATFORM_BANK_ACCOUNT_NAME",
+        "Bank": "PLATFORM_BANK_NAME",
+        "Account number": "PLATFORM_BANK_ACCOUNT_NUMBER",
+        "Routing number": "PLATFORM_BANK_ROUTING_NUMBER",
+        "SWIFT/BIC": "PLATFORM_BANK_SWIFT",
+    }
+    return {label: os.environ[name].strip() for label, name in names.items() if os.environ.get(name, "").strip()}
+
+
+DEMO_PLATFORM_BANK = {  # make run's stand-in (a fictitious account) when no PLATFORM_BANK_* is set
+    "Account name": "LeadFlow PM Inc. (demo)",
+    "Bank": "Demo Bank of Example",
+    "Account number": "000123456789",
+    "Routing number": "021000021",
+    "SWIFT/BIC": "DEMOUS33",
+}
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     # Fernet keys, comma-separated, newest first (app/crypto.py); required in production. Without it,
@@ -99,6 +120,8 @@ class Config:
     MAIL_USE_TLS = _bool("MAIL_USE_TLS")
     MAIL_USE_SSL = _bool("MAIL_USE_SSL")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "LeadFlow PM <no-reply@leadflowpm.test>")
+    # A folder where the console/memory backends keep each email for /super/mailbox (never in production).
+    DEV_MAILBOX = os.environ.get("DEV_MAILBOX") or None
 
     STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")  # local | s3
     STORAGE_LOCAL_DIR = os.environ.get("STORAGE_LOCAL_DIR") or str(BASE_DIR / "instance" / "uploads")
@@ -133,6 +156,7 @@ class Config:
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None  # a local stub in tests
     STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd")
+    PLATFORM_BANK = _platform_bank()  # {label: value}; empty: partners are told to ask for the details
 
     # The public API (SPEC 9.5): requests per API key or per user, and the lifetimes of user tokens.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
@@ -166,6 +190,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = True
+    PLATFORM_BANK = _platform_bank() or DEMO_PLATFORM_BANK
+    DEV_MAILBOX = os.environ.get("DEV_MAILBOX") or str(BASE_DIR / "instance" / "dev-mailbox")
 
 
 class TestConfig(Config):

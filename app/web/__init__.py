@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import ImmutableMultiDict
 
 from app.web.money import format_money
+from app.web.times import register_times, viewer_zone_name
 
 
 def is_htmx() -> bool:
@@ -107,16 +108,17 @@ def url_for_id(endpoint: str, **one_id) -> str:
 
 def memoized_macro(template: str, name: str, size: int):
     """A macro whose markup depends only on its arguments (it is rendered without the page's context), memoized on
-    them and on what its URLs and amounts also depend on (the URL root, the currency symbol). For the repeated
-    pieces of a page (kanban cards, fee rows, settlement rows): a page whose rows did not change since they were
-    last shown renders none of them again. The arguments must be hashable: plain values, rows, tuples."""
+    them and on what its URLs, amounts and times also depend on (the URL root, the currency symbol, the viewer's
+    timezone). For the repeated pieces of a page (kanban cards, fee rows, settlement rows): a page whose rows did
+    not change since they were last shown renders none of them again. The arguments must be hashable: plain values, rows, tuples."""
 
     @lru_cache(maxsize=size)
-    def rendered(args: tuple, _script_root: str, _currency: str) -> str:
+    def rendered(args: tuple, _script_root: str, _currency: str, _zone: str) -> str:
         return getattr(current_app.jinja_env.get_template(template).module, name)(*args)
 
     def render(*args) -> str:
-        return rendered(args, request.script_root, current_app.config["CURRENCY_SYMBOL"])
+        # The viewer's timezone is part of the key: a row shows its times in it (app.web.times).
+        return rendered(args, request.script_root, current_app.config["CURRENCY_SYMBOL"], viewer_zone_name())
 
     return render
 
@@ -130,6 +132,7 @@ def register_template_helpers(app) -> None:
     app.jinja_env.filters["money"] = lambda value, symbol=None: format_money(
         value, app.config["CURRENCY_SYMBOL"] if symbol is None else symbol
     )
+    register_times(app)
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.globals["url_for_id"] = url_for_id

@@ -13,12 +13,14 @@ NAV = {
         ("Imports", "cp.imports"),
         ("Assigned leads", "cp.leads_assigned"),
         ("Referral links", "cp.links"),
+        ("Marketing assets", "cp.assets_page"),
         ("Kanban", "cp.leads_kanban"),
         ("Commissions", "cp.commissions"),
         ("Lead credits", "cp.credits"),
         ("Statement", "cp.statement"),
         ("Company profile", "cp.profile"),
         ("Team", "cp.team_page"),
+        ("Training", "cp.training"),
         ("Activity", "cp.activity_page"),
         ("Integrations", "cp.integrations"),
     ],
@@ -34,6 +36,8 @@ NAV = {
         ("Lead credits", "admin.credits"),
         ("Platform fees", "admin.platform_fees"),
         ("Announcements", "admin.announcements"),
+        ("Training", "admin.training_page"),
+        ("Marketing assets", "admin.assets_admin"),
         ("Exports", "admin.exports"),
         ("API keys", "admin.api_keys"),
         ("Audit log", "admin.audit_log"),
@@ -48,8 +52,15 @@ NAV = {
         ("Analytics", "superadmin.analytics"),
         ("Audit log", "superadmin.audit_log"),
         ("Staff", "superadmin.staff_list"),
+        ("Dev mailbox", "superadmin.mailbox"),  # development only (shown_in_nav)
     ],
 }
+
+
+def _shown(app, endpoint: str) -> bool:
+    """A page may hide its entry where it does not apply (the dev mailbox outside development)."""
+    shown = getattr(app.view_functions[endpoint], "shown_in_nav", None)
+    return shown is None or shown(app)
 
 
 def register_navigation(app) -> None:
@@ -57,7 +68,9 @@ def register_navigation(app) -> None:
     def portal_links(portal: str, _host: str, _script_root: str, _scheme: str) -> tuple:
         # A URL depends only on the endpoint and where the app is served (the arguments after the portal).
         return tuple(
-            (label, endpoint, url_for(endpoint)) for label, endpoint in NAV[portal] if endpoint in app.view_functions
+            (label, endpoint, url_for(endpoint))
+            for label, endpoint in NAV[portal]
+            if endpoint in app.view_functions and _shown(app, endpoint)
         )
 
     def nav_items(portal: str) -> tuple:
