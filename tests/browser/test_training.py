@@ -35,10 +35,11 @@ def test_an_admin_writes_a_quiz_and_a_member_is_certified(new_page, app):
     up.focus()
     desk.keyboard.press("Enter")
     desk.locator("#training-modules tbody tr").first.filter(has_text="Basics quiz").wait_for()
-    assert desk.evaluate("document.activeElement && document.activeElement.getAttribute('aria-label')") in (
-        "Move down: Basics quiz",
-        "Move up: Basics quiz",
-    )  # focus stays on the moved module's controls after the swap
+    # focus stays on the moved module's controls after the swap (restored just after it settles: wait, do not race)
+    desk.wait_for_function(
+        "['Move down: Basics quiz', 'Move up: Basics quiz']"
+        ".includes(document.activeElement && document.activeElement.getAttribute('aria-label'))"
+    )
 
     page = new_page(member)
     page.goto("/cp/training")
