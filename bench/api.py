@@ -235,16 +235,7 @@ def run_wrk(wrk: str, base: str, path: ApiPath, seconds: float, connections: int
            "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in path.headers.items()), "BENCH_BODY": path.body,
            "BENCH_RUN": run}  # fmt: skip
     command = [wrk, f"-t{connections}", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s"]
-    out = subprocess.run([*command, "-s", str(ROOT / "bench" / "api.lua"), base + path.paths[0]], env=env,
-                         capture_output=True, text=True)  # fmt: skip
-    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
-    data = json.loads(line.removeprefix("BENCH_RESULT "))
-    statuses = {int(k): v for k, v in data["statuses"].items()}
-    bad = sum(n for code, n in statuses.items() if not 200 <= code < 300) + data["socket_errors"]
-    rps = data["requests"] / (data["duration_us"] / 1e6)
-    return load.Result(data["p50_us"] / 1000, data["p95_us"] / 1000, rps, data["requests"], bad, statuses)
+    return load.result_of(load.wrk_report([*command, "-s", str(ROOT / "bench" / "api.lua"), base + path.paths[0]], env))
 
 
 def probe(port: int, path: ApiPath, run: str) -> Row:

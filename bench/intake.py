@@ -13,7 +13,6 @@ Exit status 0 only when every target is met.
 """
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -107,16 +106,8 @@ def run_form(wrk: str, base: str, session: Session, path: str, body: str, second
     env = {**os.environ, "BENCH_PATH": path, "BENCH_BODY": body,
            "BENCH_HEADERS": f"Cookie: {session.cookie_header()}\nX-CSRFToken: {session.csrf}"}  # fmt: skip
     command = [wrk, f"-t{n}", f"-c{n}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s"]
-    out = subprocess.run([*command, "-s", str(ROOT / "bench" / "form.lua"), base + path], env=env, capture_output=True,
-                         text=True)  # fmt: skip
-    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
-    data = json.loads(line.removeprefix("BENCH_RESULT "))
-    statuses = {int(k): v for k, v in data["statuses"].items()}
-    bad = sum(count for code, count in statuses.items() if code >= 400) + data["socket_errors"]
-    rps = data["requests"] / (data["duration_us"] / 1e6)
-    return load.Result(data["p50_us"] / 1000, data["p95_us"] / 1000, rps, data["requests"], bad, statuses)
+    data = load.wrk_report([*command, "-s", str(ROOT / "bench" / "form.lua"), base + path], env)
+    return load.result_of(data, failed=lambda code: code >= 400)  # a form answers with a redirect
 
 
 def bench_form(args, app) -> Row:

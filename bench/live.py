@@ -283,11 +283,7 @@ def wrk(base: str, session: Session, target: Target, seconds: float, connections
     threads = min(connections, 8)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s",
                "-s", str(load.HERE / "load.lua"), base + target.paths[0]]  # fmt: skip
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
-    data = json.loads(line.removeprefix("BENCH_RESULT "))
+    data = load.wrk_report(command, env)
     errors = sum(n for code, n in data["statuses"].items() if not 200 <= int(code) < 300) + data["socket_errors"]
     return Load(connections, data["requests"] / (data["duration_us"] / 1e6), data["p50_us"] / 1000,
                 data["p95_us"] / 1000, data["p99_us"] / 1000, data["requests"], errors)  # fmt: skip

@@ -35,6 +35,23 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
+def wrk_report(command: list[str], env: dict) -> dict:
+    """Run wrk with one of bench/*.lua and return the BENCH_RESULT line its done() printed (bench/common.lua)."""
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
+    return json.loads(line.removeprefix("BENCH_RESULT "))
+
+
+def result_of(data: dict, failed=lambda code: not 200 <= code < 300) -> Result:
+    """A wrk report as a Result: p50/p95 in ms, requests per second, and the answers that count as errors."""
+    statuses = {int(k): v for k, v in data["statuses"].items()}
+    bad = sum(n for code, n in statuses.items() if failed(code)) + data["socket_errors"]
+    rps = data["requests"] / (data["duration_us"] / 1e6)
+    return Result(data["p50_us"] / 1000, data["p95_us"] / 1000, rps, data["requests"], bad, statuses)
+
+
 def run_wrk(wrk: str, base: str, session: Session, target: Target, seconds: float, connections: int) -> Result:
     headers = {"Cookie": session.cookie_header(), **target.headers}
     if target.method != "GET":
@@ -51,15 +68,7 @@ def run_wrk(wrk: str, base: str, session: Session, target: Target, seconds: floa
     }
     script = HERE / ("move.lua" if target.moves else "load.lua")
     command = [wrk, f"-t{connections}", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "--timeout", "30s"]
-    out = subprocess.run([*command, "-s", str(script), base + target.paths[0]], env=env, capture_output=True, text=True)
-    line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk failed: {out.stdout[-500:]} {out.stderr[-500:]}")
-    data = json.loads(line.removeprefix("BENCH_RESULT "))
-    statuses = {int(k): v for k, v in data["statuses"].items()}
-    bad = sum(n for code, n in statuses.items() if not 200 <= code < 300) + data["socket_errors"]
-    rps = data["requests"] / (data["duration_us"] / 1e6)
-    return Result(data["p50_us"] / 1000, data["p95_us"] / 1000, rps, data["requests"], bad, statuses)
+    return result_of(wrk_report([*command, "-s", str(script), base + target.paths[0]], env))
 
 
 def run_threads(session: Session, target: Target, seconds: float, connections: int, min_requests: int = 0) -> Result:
