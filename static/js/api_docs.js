@@ -4,7 +4,7 @@ window.addEventListener("DOMContentLoaded", function () {
   window.SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
-    deepLinking: true,
+    deepLinking: false, // a deep link is an <a> inside the operation's <button> (nested interactive controls)
     tryItOutEnabled: false,
     persistAuthorization: false,
   });

@@ -34,7 +34,7 @@ def test_customer_view_hides_sidebar_and_hamburger_reopens_it(new_page):
     cover = page.locator(".showcase-cover").first
     assert cover.evaluate("img => img.complete && img.naturalWidth > 0")  # the image came through /files/
 
-    page.get_by_role("button", name="Toggle navigation").click()
+    page.get_by_role("button", name="Navigation", exact=True).click()
     page.wait_for_timeout(300)
     assert not _sidebar_hidden(page)
 

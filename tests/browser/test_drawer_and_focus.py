@@ -1,0 +1,71 @@
+"""Keyboard and phone basics the walk of every page cannot see: the navigation drawer opens and closes on a phone,
+and focus stays where the person was working after an HTMX answer replaces it (issue 20, items 1 and 2)."""
+
+import pytest
+
+from app.extensions import db
+from tests import factories
+
+ACTIVE_IN = (
+    "(selector) => { const a = document.activeElement; return !!a && a !== document.body && !!a.closest(selector); }"
+)
+
+
+@pytest.fixture
+def partner_with_lead():
+    partner = factories.make_partner(company="Northwind")
+    lead = factories.make_lead(assignee=partner, title="Focus me", lead_value="10000", commission_amount="1000")
+    db.session.commit()
+    return partner, lead
+
+
+def drawer_is_open(page) -> bool:
+    return page.locator("#sidebar").bounding_box()["x"] >= 0
+
+
+def test_the_drawer_opens_and_closes_on_a_phone(new_page, partner_with_lead):
+    partner, _lead = partner_with_lead
+    page = new_page(partner.user)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/cp/")
+    toggle = page.locator(".sidebar-toggle")
+    assert toggle.get_attribute("aria-expanded") == "false" and not drawer_is_open(page)
+
+    toggle.click()
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().x >= 0")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
+    assert page.evaluate("document.activeElement.classList.contains('sidebar-toggle')")
+
+    toggle.click()
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().x >= 0")
+    page.get_by_role("button", name="Close navigation").click()
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
+
+    toggle.click()
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().x >= 0")
+    page.locator("#sidebar").get_by_role("link", name="Assigned leads").click()
+    page.wait_for_url("**/cp/leads/assigned")
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
+    assert page.locator(".sidebar-toggle").get_attribute("aria-expanded") == "false"
+
+
+def test_after_saving_in_the_slide_over_focus_stays_in_the_panel(new_page, partner_with_lead):
+    partner, lead = partner_with_lead
+    page = new_page(partner.user)
+    page.goto("/cp/leads/assigned/kanban")
+    page.locator(f"#card-{lead.id} .kanban-card-title").click()
+    panel = page.locator(f"#lead-panel-{lead.id}")
+    panel.get_by_label("Note").fill("   ")
+    panel.get_by_role("button", name="Add note").focus()
+    page.keyboard.press("Enter")  # only spaces: the server refuses and the field in error takes focus
+    page.locator(f"#lead-panel-{lead.id} textarea.is-invalid").wait_for()
+    page.wait_for_function("() => document.activeElement.matches('textarea.is-invalid')")  # once the swap settles
+
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Called back, wants a demo")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.locator(f"#lead-panel-{lead.id} .note-body", has_text="Called back, wants a demo").wait_for()
+    page.wait_for_function(ACTIVE_IN, arg=f"#lead-panel-{lead.id}")
