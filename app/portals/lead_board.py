@@ -1,7 +1,7 @@
-"""The kanban board of the CP and admin lead pages: the page, a drop in a column, a column's next cards,
-and the small out-of-band answer to any change on the board (_board_update.html)."""
+"""The kanban board of the CP and admin lead pages: the page, a move (a drop in a column or a card's Move menu),
+a column's next cards, and the small out-of-band answer to any change on the board (_board_update.html)."""
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
@@ -10,6 +10,7 @@ from app.leads import queries as lead_queries
 from app.loaders import parse_uuid
 from app.models import Lead
 from app.models.leads import STAGES
+from app.portals.lead_cards import board_args
 from app.portals.lead_forms import StageForm, prefix_for
 from app.web import is_htmx_partial, render
 
@@ -39,12 +40,12 @@ def board_update(lead, stages, message, status, **extra):
     return render_template("_partials/leads/_board_update.html", **ctx), status
 
 
-def kanban_page(portal_pages):
-    filters = lead_queries.LeadFilters.from_args(request.args)
+def kanban_page(portal_pages, status: int = 200, **extra):
+    """The board. `extra` (a move's message, the Lost dialog) when it answers a move made without HTMX."""
+    filters = lead_queries.LeadFilters.from_args(request.args if request.method == "GET" else request.form)
     columns = lead_queries.board(filters, assigned_to=scope())
-    return render(
-        portal_pages.kanban_template, columns=columns, filters=filters, p=portal(), **portal_pages.page_context()
-    )
+    ctx = {"columns": columns, "filters": filters, "p": portal(), **portal_pages.page_context(), **extra}
+    return render(portal_pages.kanban_template, status=status, **ctx)
 
 
 def _parse_cards():
@@ -55,8 +56,9 @@ def _parse_cards():
     return cards
 
 
-def kanban_move(stage: str):
-    """A column's form after SortableJS dropped a card in it: move whichever card is new to this stage.
+def kanban_move(stage: str, portal_pages):
+    """A column's form after SortableJS dropped a card in it, or a card's Move menu (which posts that card alone):
+    move whichever card is new to this stage.
 
     The answer is small and out of band: the moved card on top of its new column, the two column heads
     and the message; a refused move puts the card back on top of its old column and says why.
@@ -65,27 +67,44 @@ def kanban_move(stage: str):
         abort(404)
     cards = _parse_cards()
     if not cards:
-        return board_message("Nothing was moved.", 422)
+        return move_answer(portal_pages, None, "Nothing was moved.", 422)
     query = db.select(Lead).where(Lead.id.in_(cards), Lead.kanban_stage != stage)
     if scope() is not None:
         query = query.where(Lead.allocated_to == scope())
     lead = db.session.scalars(query.limit(1)).first()
     if lead is None:
-        return board_message(None, 200)
+        return move_answer(portal_pages, None, None, 200)
     old_stage = lead.kanban_stage
     if stage == "lost":
         form = StageForm(formdata=None, prefix=prefix_for(lead), data={"stage": "lost", "version": cards[lead.id]})
         message = "Say why the lead was lost to move it to Lost."
-        return board_update(lead, {old_stage}, message, 200, dialog_form=form)
+        return move_answer(portal_pages, lead, message, 200, {old_stage}, dialog_form=form)
     try:
         pipeline.change_stage(lead, stage, current_user, cards[lead.id])
     except pipeline.PipelineError as exc:
         db.session.rollback()
         # A refusal must still be swapped in (htmx swaps 409/422 only) so that the card goes back.
         status = exc.status if exc.status in (409, 422) else 409
-        return board_update(lead, {old_stage}, f"“{lead.title}” was not moved: {exc}", status)
+        return move_answer(portal_pages, lead, f"“{lead.title}” was not moved: {exc}", status, {old_stage})
     commit_keeping_loaded()
-    return board_update(lead, {old_stage}, f"“{lead.title}” moved to {lead.stage_label}.", 200)
+    return move_answer(portal_pages, lead, f"Moved “{lead.title}” to {lead.stage_label}.", 200, {old_stage})
+
+
+def move_answer(portal_pages, lead, message, status, stages=(), dialog_form=None):
+    """A move's answer. For HTMX, out of band (board_update). Posted without HTMX (a Move button with scripts off):
+    a move made goes back to the board, at the card; anything else is the board with the message (and the dialog)."""
+    if is_htmx_partial():
+        if lead is None:
+            return board_message(message, status)
+        return board_update(lead, stages, message, status, **({"dialog_form": dialog_form} if dialog_form else {}))
+    if status < 400 and dialog_form is None:
+        if message:
+            flash(message, "success")
+        filters = lead_queries.LeadFilters.from_args(request.form)
+        anchor = f"#card-{lead.id}" if lead is not None else ""
+        return redirect(url_for(f"{portal()}.leads_kanban", **board_args(filters)) + anchor)
+    extra = {"message": message, "message_status": status, "dialog_form": dialog_form, "dialog_lead": lead}
+    return kanban_page(portal_pages, status=status, **extra)
 
 
 def commit_keeping_loaded() -> None:

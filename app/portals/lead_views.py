@@ -234,8 +234,17 @@ def fee_preview(lead_id):
     if f"{prefix}-commission_amount" not in request.args:
         commission = lead.commission_amount
     result = None if errors else fees.preview(commission, rule)
-    ctx = {"prefix": prefix, "result": result, "rule": rule, "errors": errors, "live": True}
-    return render_template("_partials/leads/_preview.html", **ctx), 422 if errors else 200
+    ctx = {
+        "prefix": prefix,
+        "result": result,
+        "rule": rule,
+        "errors": errors,
+        "live": True,
+        "lead": lead,
+        "p": portal(),
+    }
+    page = "_partials/leads/fee_preview_page.html"
+    return render(page, partial="_partials/leads/_preview.html", status=422 if errors else 200, **ctx)
 
 
 def row_details(lead_id):
@@ -300,7 +309,7 @@ def register(bp, pages: LeadPortal) -> None:
         return
     board = pages.board[0]
     add_route(bp, board, "leads_kanban", lambda: kanban_page(pages))
-    add_route(bp, f"{board}/<stage>", "leads_kanban_move", kanban_move, methods=("POST",))
+    add_route(bp, f"{board}/<stage>", "leads_kanban_move", lambda stage: kanban_move(stage, pages), methods=("POST",))
     add_route(bp, f"{board}/<stage>/more", "leads_kanban_column", kanban_column)
     add_route(bp, "/leads/<lead_id>/row", "lead_row_details", row_details, roles=pages.row_roles)
     add_route(bp, "/leads/<lead_id>", "lead_detail", lambda lead_id: detail_page(pages, lead_id))

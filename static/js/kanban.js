@@ -1,6 +1,8 @@
 // Leads pages. Kanban drag and drop: SortableJS moves cards between column lists; the column form
 // (hx-trigger "add, update") posts its cards through HTMX. Re-run on every HTMX swap so new cards
-// and columns work too. The partner filter: picking a suggested partner fills the hidden `cp` field.
+// and columns work too. A card's Move menu (plain HTMX buttons) is the drag's keyboard and touch twin: after
+// a move, focus goes back to the card in its new column and #live-region says what happened.
+// The partner filter: picking a suggested partner fills the hidden `cp` field.
 (function () {
   "use strict";
 
@@ -23,11 +25,108 @@
         animation: 150,
         draggable: ".kanban-card",
         ghostClass: "kanban-card-ghost",
+        filter: ".kanban-move",  // the Move menu is clicked, not dragged
+        preventOnFilter: false,
         forceFallback: true,
-        fallbackTolerance: 4
+        fallbackTolerance: 4,
+        // Column snapping would pull the board back while SortableJS scrolls it toward a far column.
+        onStart: function () { list.closest(".kanban-board").classList.add("kanban-dragging"); },
+        onEnd: function () { list.closest(".kanban-board").classList.remove("kanban-dragging"); }
       });
     });
   }
+
+  // --- after a move: focus and announcement -------------------------------------------------------
+  // The card a Move button or the Lost dialog is moving: {id, from (its column then), xhr, cancel}.
+  var moving = null;
+
+  function cardOf(id) {
+    return document.getElementById("card-" + id);
+  }
+
+  function columnOf(card) {
+    return card ? card.closest(".kanban-column") : null;
+  }
+
+  function focusCard(card) {
+    var control = card && (card.querySelector(".kanban-move summary") || card.querySelector(".kanban-card-title"));
+    if (control) {
+      control.focus();
+    }
+  }
+
+  function announce(text) {
+    var live = document.getElementById("live-region");
+    if (live && text) {
+      live.textContent = text;
+    }
+  }
+
+  function boardMessage() {
+    var message = document.getElementById("kanban-message");
+    return message ? message.textContent.trim() : "";
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var card = elt.closest(".kanban-move") && elt.closest(".kanban-card");
+    var dialog = elt.closest("#kanban-dialog [data-lead-id]");
+    if (card || dialog) {
+      var id = card ? card.dataset.leadId : dialog.dataset.leadId;
+      var column = columnOf(cardOf(id));
+      moving = { id: id, from: column && column.dataset.stage, xhr: event.detail.xhr,
+                 cancel: elt.matches("[data-dialog-cancel]") };
+    }
+  });
+
+  // Fired after the swaps, on the element that asked or (when the answer removed it, as it does a moved card's
+  // button) on its nearest ancestor still on the page, which then stands as detail.elt: hence the xhr is compared.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var mine = moving && moving.xhr === event.detail.xhr;
+    if (!mine && !event.detail.elt.matches(".kanban-column")) {
+      return; // neither a move nor a drop
+    }
+    var reason = document.querySelector("#kanban-dialog textarea");
+    if (reason) { // moving to Lost asks why first (or the reason was refused)
+      reason.focus();
+      announce(boardMessage());
+      return;
+    }
+    if (!mine) {
+      announce(boardMessage()); // a drop
+      return;
+    }
+    var card = cardOf(moving.id), column = columnOf(card);
+    if (column && column.dataset.stage !== moving.from) {
+      var title = card.querySelector(".kanban-card-title");
+      announce("Moved " + (title ? title.title : "the lead") + " to " + column.getAttribute("aria-label") + ".");
+    } else if (!moving.cancel) {
+      announce(boardMessage()); // refused: the message says why
+    }
+    focusCard(card);
+    moving = null;
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) {
+      return;
+    }
+    var menu = event.target.closest(".kanban-move[open]");
+    var cancel = event.target.closest("#kanban-dialog") && document.querySelector("#kanban-dialog [data-dialog-cancel]");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    } else if (cancel) {
+      cancel.click();
+    }
+  });
+
+  // Back on the board after a move made without HTMX (#card-<id>): focus that card.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (/^#card-[0-9a-f-]+$/.test(location.hash)) {
+      focusCard(document.getElementById(location.hash.slice(1)));
+    }
+  });
 
   function setPartner(picker, id, name) {
     var hidden = picker.querySelector("[data-partner-id]");
