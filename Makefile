@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake bench-api bench-live lock lock-upgrade deploy-check clean
+.PHONY: run test install browser lint scan scan-code scan-deps worker bench bench-intake bench-api bench-live lock lock-upgrade deploy-check screens clean
 
 # requirements-dev.txt is the lock of everything (the runtime set at requirements.txt's versions, plus tools), pip
 # included: every file is checked against its hash, so nothing unpinned or altered gets in.
@@ -58,6 +58,10 @@ scan-deps: install
 # `make lock-upgrade` also moves every transitive pin to its latest release (top-level pins move in the .in files).
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links
+# Screenshots of the main pages at 1366 and 390 px for the README (demo data, a throwaway database).
+screens: install browser
+	$(BIN)/python docs/screens/capture.py
+
 lock: install
 	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements.txt requirements.in
 	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements-dev.txt requirements-dev.in
