@@ -155,3 +155,15 @@ def test_the_message_format_is_a_small_escaped_subset():
     )
     assert "javascript:" in html and 'href="javascript' not in html  # left as text, never a link
     assert "<script>" not in html and "&lt;script&gt;" in html and "&#34;quotes&#34;" in html
+
+
+def test_the_dashboard_excerpt_is_plain_text_without_markup(app, setup):
+    _client, admin, cps, _pending, _suspended = setup
+    message = "**Q4 pricing** is live:\n\n- see [the sheet](https://example.com/q4)\n- *ask* us <b>anything</b>"
+    with app.test_request_context():
+        announcements.send(admin, "Pricing", message, None, False)
+        db.session.commit()
+    page = login(app.test_client(), cps[0].user).get("/cp/").get_data(as_text=True)
+    excerpt = re.search(r'<div class="small text-muted text-truncate">([^<]*)</div>', page).group(1)
+    assert excerpt == "Q4 pricing is live: see the sheet ask us &lt;b&gt;anything&lt;/b&gt;"
+    assert announcements.plain_excerpt("x" * 200, 20) == "x" * 19 + "…"

@@ -57,6 +57,15 @@ def render_message(text: str) -> Markup:
     return Markup("\n".join(html))  # noqa: S704  # nosec B704
 
 
+def plain_excerpt(text: str, length: int = 140) -> str:
+    """The message as one line of plain text for a list: link labels, no markup characters, no bullets."""
+    text = _LINK.sub(r"\1", text or "")
+    text = _ITALIC.sub(r"\1", _BOLD.sub(r"\1", text))
+    text = re.sub(r"(?m)^\s*[-*] ", "", text)
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
 # --- sending --------------------------------------------------------------------------------------
 
 

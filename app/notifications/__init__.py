@@ -20,4 +20,11 @@ def _announcement_html(text):
     return render_message(text)
 
 
+@bp.app_template_filter("announcement_excerpt")
+def _announcement_excerpt(text, length=140):
+    from app.comms.announcements import plain_excerpt
+
+    return plain_excerpt(text, length)
+
+
 load_sections(__name__, __path__)  # live, views: each declares its routes on bp
