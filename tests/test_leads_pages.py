@@ -510,12 +510,14 @@ def test_the_list_filters_combine_and_rows_show_the_category_and_partner(app, wo
     body = client.get("/admin/leads", query_string=args).get_data(as_text=True)
     assert _row_ids(body) == [str(lead.id)] and "1 lead<" in body
     row = body[body.index(f'id="lead-{lead.id}"') :]
-    assert "<td>Solar</td>" in row and '<td class="small">Northwind</td>' in row
+    assert '<td class="lead-category-cell" data-label="Category" title="Solar">Solar</td>' in row
+    assert '<td class="small" data-label="Partner">Northwind</td>' in row
     unallocated = factories.make_lead(title="Nobody's yet")
     db.session.commit()
     body = client.get("/admin/leads", query_string={"allocation": "pending"}).get_data(as_text=True)
     row = body[body.index(f'id="lead-{unallocated.id}"') :]
-    assert "<td>—</td>" in row and '<td class="small">Unallocated</td>' in row
+    assert '<td class="lead-category-cell" data-label="Category" title="">—</td>' in row
+    assert '<td class="small" data-label="Partner">Unallocated</td>' in row
     assert "No leads match." in client.get("/admin/leads", query_string={"q": "no such lead"}).get_data(as_text=True)
 
 

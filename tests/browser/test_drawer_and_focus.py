@@ -5,6 +5,7 @@ import pytest
 
 from app.extensions import db
 from tests import factories
+from tests.browser.test_every_page import DUPLICATE_IDS_JS
 
 ACTIVE_IN = (
     "(selector) => { const a = document.activeElement; return !!a && a !== document.body && !!a.closest(selector); }"
@@ -57,6 +58,8 @@ def test_after_saving_in_the_slide_over_focus_stays_in_the_panel(new_page, partn
     page.goto("/cp/leads/assigned/kanban")
     page.locator(f"#card-{lead.id} .kanban-card-title").click()
     panel = page.locator(f"#lead-panel-{lead.id}")
+    panel.wait_for()
+    assert page.evaluate(DUPLICATE_IDS_JS) == []  # the slide-over's forms do not reuse the board's ids
     panel.get_by_label("Note").fill("   ")
     panel.get_by_role("button", name="Add note").focus()
     page.keyboard.press("Enter")  # only spaces: the server refuses and the field in error takes focus

@@ -1,5 +1,6 @@
 """Every page of every portal, as the role it is for: no horizontal overflow at 360, 390, 768, 1366 and 1920 px,
-and zero axe-core WCAG 2.1 A/AA violations in the light and the dark theme (issue 20, items 1 and 2).
+zero axe-core WCAG 2.1 A/AA violations in the light and the dark theme, and no id used twice (issue 20, items 1
+and 2).
 
 The pages are the GET routes of the one permission table (tests/access_table.py) that answer HTML to some role,
 on the same small world the route walk uses; a route added to the app is walked here without another line.
@@ -42,6 +43,22 @@ OVERFLOW_JS = """() => {
     + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
   return {scrollWidth: document.documentElement.scrollWidth, width,
           elements: outermost.slice(0, 4).map((el) => name(el) + ' right=' + Math.round(el.getBoundingClientRect().right))};
+}"""
+
+# Two elements with one id send a label (or aria-labelledby/-describedby/-controls, an HTMX target, a link) to the
+# wrong one. Ids nothing refers to (hidden inputs) are not counted.
+DUPLICATE_IDS_JS = """() => {
+  const seen = new Map();
+  document.querySelectorAll('[id]').forEach((el) => seen.set(el.id, (seen.get(el.id) || 0) + 1));
+  const referred = new Set();
+  document.querySelectorAll('label[for]').forEach((el) => referred.add(el.htmlFor));
+  for (const name of ['aria-labelledby', 'aria-describedby', 'aria-controls', 'aria-owns']) {
+    document.querySelectorAll('[' + name + ']').forEach((el) => el.getAttribute(name).split(/\\s+/).forEach((id) => referred.add(id)));
+  }
+  for (const name of ['hx-target', 'href']) {
+    document.querySelectorAll('[' + name + '^="#"]').forEach((el) => referred.add(el.getAttribute(name).slice(1)));
+  }
+  return [...seen].filter(([id, n]) => n > 1 && referred.has(id)).map(([id, n]) => id + ' ×' + n);
 }"""
 
 AXE_JS = """async (tags) => {
@@ -104,6 +121,7 @@ def _look_at(page, path: str) -> list[str]:
         page.add_script_tag(path=str(AXE))
         problems += [f"axe {theme} {axe_width} px: {v}" for v in page.evaluate(AXE_JS, AXE_TAGS)]
         if theme == "light":
+            problems += [f"duplicate id {dup}" for dup in page.evaluate(DUPLICATE_IDS_JS)]
             problems += _overflow(page)
     return problems
 
