@@ -2,6 +2,7 @@
 and focus stays where the person was working after an HTMX answer replaces it (issue 20, items 1 and 2)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from app.extensions import db
 from tests import factories
@@ -58,17 +59,16 @@ def test_after_saving_in_the_slide_over_focus_stays_in_the_panel(new_page, partn
     page.goto("/cp/leads/assigned/kanban")
     page.locator(f"#card-{lead.id} .kanban-card-title").click()
     panel = page.locator(f"#lead-panel-{lead.id}")
-    panel.wait_for()
+    page.locator("#lead-panel.show:not(.showing)").wait_for()  # shown: its focus trap is on from here
     assert page.evaluate(DUPLICATE_IDS_JS) == []  # the slide-over's forms do not reuse the board's ids
     panel.get_by_label("Note").fill("   ")
     panel.get_by_role("button", name="Add note").focus()
     page.keyboard.press("Enter")  # only spaces: the server refuses and the field in error takes focus
-    page.locator(f"#lead-panel-{lead.id} textarea.is-invalid").wait_for()
-    page.wait_for_function("() => document.activeElement.matches('textarea.is-invalid')")  # once the swap settles
+    expect(page.locator(f"#lead-panel-{lead.id} textarea.is-invalid")).to_be_focused()
 
     page.keyboard.press("Control+A")
     page.keyboard.type("Called back, wants a demo")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.locator(f"#lead-panel-{lead.id} .note-body", has_text="Called back, wants a demo").wait_for()
-    page.wait_for_function(ACTIVE_IN, arg=f"#lead-panel-{lead.id}")
+    expect(page.locator(f"#lead-panel-{lead.id} :focus")).to_have_count(1)
