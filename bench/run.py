@@ -105,7 +105,7 @@ def encryption_keys() -> str:
     return ",".join(configured_keys(dev))
 
 
-def start_server(args, port: int) -> subprocess.Popen:
+def start_server(args, port: int) -> tuple[subprocess.Popen, subprocess.Popen]:
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
@@ -121,8 +121,12 @@ def start_server(args, port: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "--worker-class", args.worker_class, "--workers", str(args.workers),
                "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                "--timeout", "600", "wsgi:app"]  # fmt: skip
-    log = open(args.server_log, "w")  # noqa: SIM115  (gunicorn writes to it for the whole run)
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    log = open(args.server_log, "w")  # noqa: SIM115  (gunicorn and the job worker write to it for the whole run)
+    # The job worker builds the large PDF report (more rows than REPORT_PDF_JOB_THRESHOLD), as in production.
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+                              start_new_session=True, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    return server, worker
 
 
 def build_app(database_url: str):
@@ -282,7 +286,7 @@ class Bench:
         return row
 
     def fetch_pdf(self, url: str, form: dict):
-        """POST the export form; a large report is built by a job (in-process here) and then downloaded."""
+        """POST the export form; a large report is built by a job (the worker) and then downloaded."""
         session = self.sessions["super"]
         started = time.perf_counter()
         answer = session.request("POST", url, form)
@@ -362,7 +366,7 @@ def main() -> int:
 
     redis.Redis.from_url(REDIS_DB_URL).flushdb()  # the benchmark's own database: no login limits from a last run
     port = free_port()
-    server = start_server(args, port)
+    server, worker = start_server(args, port)
     try:
         wait_until_up("127.0.0.1", port)
         bench = Bench(args, port, server)
@@ -371,8 +375,9 @@ def main() -> int:
               f"{'wrk' if bench.wrk else 'python threads'}, {args.connections} connections, {args.seconds:g} s/path")  # fmt: skip
         rows = bench.run()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in (server, worker):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
     print_table(rows)
     return finish(rows, args.json)
 
