@@ -44,9 +44,10 @@
   });
   mobile.addEventListener("change", syncToggle);
 
-  // A region that scrolls sideways (a wide table on a phone) takes keyboard focus so it can be scrolled by keys.
+  // A region that scrolls sideways (a wide table or a chart on a phone) takes keyboard focus so it can be scrolled
+  // by keys.
   function markScrollable() {
-    document.querySelectorAll(".table-responsive, pre, [data-scrolls]").forEach(function (region) {
+    document.querySelectorAll(".table-responsive, pre, .chart-frame, .chart-figure, [data-scrolls]").forEach(function (region) {
       var scrolls = region.scrollWidth > region.clientWidth + 1 || region.scrollHeight > region.clientHeight + 1;
       if (scrolls && !region.hasAttribute("tabindex")) {
         region.setAttribute("tabindex", "0");
