@@ -68,3 +68,16 @@ def new_page(browser, live_server):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+@pytest.fixture
+def partner_with_lead():
+    """An approved partner (Northwind, 10 % platform fee) with one lead in New: "Drag me", $10,000, $1,000 commission."""
+    from app.extensions import db
+    from tests import factories
+
+    factories.make_fee_config("percentage", "10")
+    partner = factories.make_partner(company="Northwind")
+    lead = factories.make_lead(assignee=partner, title="Drag me", lead_value="10000", commission_amount="1000")
+    db.session.commit()
+    return partner, lead

@@ -1,24 +1,13 @@
 """Keyboard and phone basics the walk of every page cannot see: the navigation drawer opens and closes on a phone,
 and focus stays where the person was working after an HTMX answer replaces it (issue 20, items 1 and 2)."""
 
-import pytest
 from playwright.sync_api import expect
 
-from app.extensions import db
-from tests import factories
 from tests.browser.test_every_page import DUPLICATE_IDS_JS
 
 ACTIVE_IN = (
     "(selector) => { const a = document.activeElement; return !!a && a !== document.body && !!a.closest(selector); }"
 )
-
-
-@pytest.fixture
-def partner_with_lead():
-    partner = factories.make_partner(company="Northwind")
-    lead = factories.make_lead(assignee=partner, title="Focus me", lead_value="10000", commission_amount="1000")
-    db.session.commit()
-    return partner, lead
 
 
 def drawer_is_open(page) -> bool:

@@ -2,22 +2,11 @@
 
 from decimal import Decimal
 
-import pytest
-
 from app.extensions import db
 from app.leads import queries as lead_queries
 from app.models import Lead
 from app.portals.lead_forms import prefix_for
 from tests import factories
-
-
-@pytest.fixture
-def partner_with_lead():
-    factories.make_fee_config("percentage", "10")
-    partner = factories.make_partner(company="Northwind")
-    lead = factories.make_lead(assignee=partner, title="Drag me", lead_value="10000", commission_amount="1000")
-    db.session.commit()
-    return partner, lead
 
 
 def stage_of(lead_id):

@@ -15,15 +15,6 @@ from tests.factories import PASSWORD
 FOCUSED_CARD = "() => { const card = document.activeElement.closest('.kanban-card'); return card ? card.id : null; }"
 
 
-@pytest.fixture
-def partner_with_lead():
-    factories.make_fee_config("percentage", "10")
-    partner = factories.make_partner(company="Northwind")
-    lead = factories.make_lead(assignee=partner, title="Drag me", lead_value="10000", commission_amount="1000")
-    db.session.commit()
-    return partner, lead
-
-
 def log_in(page, user):
     """For a browser context of its own (no scripts, touch): the new_page fixture's login."""
     page.goto("/auth/login")
