@@ -136,7 +136,7 @@ def asset_update(asset_id):
             flash("Asset saved.", "success")
             return redirect(url_for("admin.asset_detail", asset_id=asset.id))
         db.session.refresh(asset)
-        return _detail(asset, outcome.form, outcome.status, partial="admin/assets/partials/_edit_form.html")
+        return _detail(asset, outcome.form, outcome.status, partial="admin/assets/partials/_form.html")
 
     form = _with_categories(AssetEditForm())
     return run_action(form, lambda f: assets.update_asset(asset, actor=current_user, **_fields(f)), answer)
