@@ -99,6 +99,17 @@ def test_production_logs_one_json_line_per_request(tmp_path):
     assert "secret-token" not in done.stderr  # the query string stays out of the logs
 
 
+def test_a_page_worker_loads_the_payment_and_sms_sdks_only_when_it_uses_them(tmp_path):
+    """Stripe (with aiohttp) and Twilio's REST stack are ~14 MB a page worker would hold for nothing: the CSV
+    export's memory bound (README, Performance) is measured on a worker that has served pages, not payments."""
+    done = run_python(
+        "import sys; import wsgi; print(sorted(m for m in ('stripe', 'aiohttp', 'twilio.rest') if m in sys.modules))",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'pages.db'}",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_log_line_names_the_signed_in_user(login_as, caplog):
     client = login_as("admin")
     with caplog.at_level("INFO", logger="leadflow.request"):

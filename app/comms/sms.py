@@ -11,8 +11,6 @@ import logging
 
 import sqlalchemy as sa
 from flask import current_app
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from app.audit import trail as audit
 from app.errors import Refused
@@ -26,8 +24,6 @@ from app.models.base import utcnow
 log = logging.getLogger(__name__)
 
 MAX_BODY = 640  # the outbox column; four SMS segments at most
-TWILIO_API = "https://api.twilio.com"
-TIMEOUT_SECONDS = 15
 # Replies Twilio itself treats as an opt-out, and as opting in again (its Advanced Opt-Out defaults).
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
 START_WORDS = frozenset({"START", "UNSTOP"})
@@ -164,32 +160,12 @@ def queue_sms(user: User, body: str, notification=None) -> SmsOutbox:
     return row
 
 
-class _LocalTwilioHttpClient(TwilioHttpClient):
-    """Twilio's own HTTP client, pointed at TWILIO_API_BASE instead of https://api.twilio.com (a local stub)."""
-
-    def __init__(self, base: str, **kwargs):
-        super().__init__(**kwargs)
-        self.base = base.rstrip("/")
-
-    def request(self, method, url, *args, **kwargs):
-        if url.startswith(TWILIO_API):
-            url = self.base + url[len(TWILIO_API) :]
-        return super().request(method, url, *args, **kwargs)
-
-
-def twilio_client() -> Client:
-    cfg = current_app.config
-    if not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"] and cfg["TWILIO_FROM_NUMBER"]):
-        raise RuntimeError("SMS_BACKEND is twilio: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER")
-    base = cfg.get("TWILIO_API_BASE")
-    http = _LocalTwilioHttpClient(base, timeout=TIMEOUT_SECONDS) if base else TwilioHttpClient(timeout=TIMEOUT_SECONDS)
-    return Client(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"], http_client=http)
-
-
 def deliver(to: str, body: str) -> str | None:
     """Send one message through SMS_BACKEND; returns the provider's message id (None for the console).
     Twilio's errors come out as twilio.base.exceptions.TwilioRestException (its `code` says which)."""
     if current_app.config["SMS_BACKEND"] == "twilio":
+        from app.comms.twilio_client import twilio_client  # on use: Twilio's HTTP stack stays out of page workers
+
         message = twilio_client().messages.create(to=to, from_=current_app.config["TWILIO_FROM_NUMBER"], body=body)
         return message.sid
     log.info("sms to %s: %s", mask(to), body)

@@ -13,10 +13,12 @@ flagged `needs_review` for an admin. Either way it is audited and the admins are
 
 By bank transfer: the CP uploads the receipt (pending); an admin confirms (completed) or rejects
 (failed, with a note).
+
+Stripe's SDK is imported inside the functions that call it: it (with aiohttp) is ~12 MB that a page worker
+holds only once a card payment is made.
 """
 
 import sqlalchemy as sa
-import stripe
 from flask import current_app
 
 from app.audit import trail as audit
@@ -82,6 +84,8 @@ def _new_payment(tx, method: str, cp_user) -> CpPayment:
 
 
 def _configure_stripe() -> str:
+    import stripe
+
     key = current_app.config.get("STRIPE_SECRET_KEY")
     if not key:
         raise PaymentError("Card payments are not available right now. Please pay by bank transfer.")
@@ -92,6 +96,8 @@ def _configure_stripe() -> str:
 
 def _session_state(session_id: str, api_key: str) -> str:
     """Expire an open Checkout Session at Stripe; returns its state afterwards (expired, or complete if paid)."""
+    import stripe
+
     try:
         return getattr(stripe.checkout.Session.expire(session_id, api_key=api_key), "status", None) or "expired"
     except stripe.InvalidRequestError:
@@ -140,6 +146,8 @@ def start_card_payment(tx, cp_user, success_url: str, cancel_url: str) -> tuple[
     """Create a pending card payment and its Stripe Checkout session; returns (payment, checkout URL).
 
     The earlier open checkout of the same fee is expired at Stripe first, so one fee never has two."""
+    import stripe
+
     tx = lock(tx)
     _check_can_pay(tx, cp_user)
     api_key = _configure_stripe()
@@ -257,6 +265,8 @@ def notify_outcome(payment: CpPayment, outcome: str) -> None:
 def _refund(payment: CpPayment) -> str:
     """Refund the payment's charge in full through Stripe; returns the refund id. One key per payment, so a
     retried webhook or a second admin click never refunds twice."""
+    import stripe
+
     if not payment.stripe_payment_id:
         raise RefundFailed("Stripe did not say which charge to refund")
     try:

@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-import stripe
 from flask import current_app
 
 from app.audit import trail as audit
@@ -57,6 +56,8 @@ class StripeEventData:
 def verify_event(payload: bytes, signature: str | None) -> StripeEventData:
     """The event, if the Stripe-Signature header is valid for STRIPE_WEBHOOK_SECRET and the body is an event
     we can read; else WebhookRejected (its message is the JSON error answered)."""
+    import stripe  # on use, as in app.money.payments
+
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
         raise WebhookRejected("invalid signature")
