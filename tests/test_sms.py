@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from app.comms import notifications, sms
 from app.extensions import db
 from app.jobs import sms as sms_jobs
+from app.jobs.outbox import CLAIM_LEASE, OutboxBusy
 from app.models import AuditEvent, SmsOutbox, User
 from app.models.base import utcnow
 from tests import factories, twilio_support
@@ -242,11 +243,11 @@ def test_the_job_run_twice_sends_once(app, twilio_stub):
 def test_a_claim_held_by_another_job_waits_and_a_dead_senders_claim_is_taken_over(app, twilio_stub):
     user = texter()
     row = waiting_row(user, status="sending", claimed_at=utcnow(), claimed_by="another-job")
-    with pytest.raises(sms_jobs.SmsBusy):
+    with pytest.raises(OutboxBusy):
         sms_jobs.send_sms(str(row.id))
     assert twilio_stub.requests == []
     row = outbox()[0]
-    row.claimed_at = utcnow() - sms_jobs.CLAIM_LEASE - timedelta(seconds=1)  # its sender died
+    row.claimed_at = utcnow() - CLAIM_LEASE - timedelta(seconds=1)  # its sender died
     db.session.commit()
     assert sms_jobs.send_sms(str(row.id)) == "sent" and len(twilio_stub.requests) == 1
 

@@ -19,6 +19,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from app.comms import webhook_http, webhooks
 from app.extensions import db
 from app.jobs import webhooks as jobs
+from app.jobs.outbox import OutboxBusy
 from app.leads import pipeline, review
 from app.models import AuditEvent, IdempotencyKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.base import utcnow
@@ -390,7 +391,7 @@ def test_the_job_run_twice_posts_once_and_the_sweeper_takes_over_a_dead_workers_
         assert sorted(c.delivery for c in receiver.calls) == sorted(str(r.event_id) for r in (orphan, waiting))
         assert jobs.deliver(str(orphan.id)) == "skipped"  # run again: delivered already, not posted again
         assert jobs.deliver(str(fresh.id)) == "skipped"  # not due
-        with pytest.raises(jobs.DeliveryInFlight):
+        with pytest.raises(OutboxBusy):
             jobs.deliver(str(busy.id))  # someone else is posting it: RQ retries this job later
         assert len(receiver.calls) == 2 and all(c.verified for c in receiver.calls)
     states = {row.id: (row.status, row.attempts) for row in deliveries()}

@@ -1,59 +1,22 @@
-"""The SMS outbox's job: send one row, safe to run twice (the claim of app.jobs.tasks.send_email), and the sweeper's
+"""The SMS outbox's job: send one row, safe to run twice (the claim of app.jobs.outbox), and the sweeper's
 part for rows whose job never ran."""
 
 import logging
 import uuid
-from datetime import timedelta
 
 import sqlalchemy as sa
 from twilio.base.exceptions import TwilioRestException
 
 from app.comms import sms
 from app.extensions import db
+from app.jobs import outbox
 from app.jobs.queue import RETRY_INTERVALS, WAIT
 from app.models import SmsOutbox, User
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-# As for email: longer than the provider's timeout and the job's, so a live sender always finishes first.
-CLAIM_LEASE = timedelta(minutes=5)
 SWEEP_BATCH = 1000
-
-
-class SmsBusy(Exception):
-    """Another job holds a fresh claim on this message; RQ retries this one later."""
-
-
-def _attempt_token() -> str:
-    """Who is sending: the RQ job id (the same across its retries), or a one-off id when run in-process."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    return (job.id if job is not None else f"inline-{uuid.uuid4().hex}")[:100]
-
-
-def _claim(outbox_id: uuid.UUID, token: str) -> bool:
-    """Take the row for this attempt and COMMIT before talking to the provider: one conditional UPDATE, for a row
-    queued or failed, claimed by this same job before (its earlier run died), or under a claim past the lease."""
-    stale = utcnow() - CLAIM_LEASE
-    result = db.session.execute(
-        sa.update(SmsOutbox)
-        .where(
-            SmsOutbox.id == outbox_id,
-            sa.or_(
-                SmsOutbox.status.in_(("queued", "failed")),
-                sa.and_(
-                    SmsOutbox.status == "sending",
-                    sa.or_(SmsOutbox.claimed_by == token, SmsOutbox.claimed_at < stale),
-                ),
-            ),
-        )
-        .values(status="sending", claimed_at=utcnow(), claimed_by=token, attempts=SmsOutbox.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
 
 
 def _finish(row: SmsOutbox, status: str, **values) -> str:
@@ -73,14 +36,9 @@ def send_sms(outbox_id: str) -> str:
     Any other failure marks the row `failed` and re-raises, so RQ retries it.
     """
     row_id = uuid.UUID(outbox_id)
-    token = _attempt_token()
-    if not _claim(row_id, token):
-        row = db.session.get(SmsOutbox, row_id)
-        status = row.status if row is not None else None
-        db.session.rollback()
-        if status == "sending":
-            raise SmsBusy(f"sms {outbox_id} is being sent by another job")
-        return "skipped"  # sent or skipped already, or gone
+    token = outbox.attempt_token()
+    if not outbox.claim(SmsOutbox, row_id, token, ready=SmsOutbox.status.in_(("queued", "failed"))):
+        return "skipped"  # nothing to send: done already, not due yet, or gone
     row = db.session.get(SmsOutbox, row_id)
     user = db.session.get(User, row.user_id) if row.user_id else None
     if user is None or not user.sms_opt_in or user.sms_opted_out_at is not None or user.phone != row.to_phone:
@@ -123,7 +81,7 @@ def requeue_stranded(cutoff, now=None) -> int:
                     SmsOutbox.attempts < 1 + len(RETRY_INTERVALS),
                     SmsOutbox.updated_at <= cutoff,
                 ),
-                sa.and_(SmsOutbox.status == "sending", SmsOutbox.claimed_at < now - CLAIM_LEASE),
+                outbox.stale_claim(SmsOutbox, now),
             )
         )
         .order_by(SmsOutbox.created_at)

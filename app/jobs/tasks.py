@@ -10,6 +10,7 @@ from flask import current_app
 from app.accounts import recovery
 from app.comms import announcements, mail
 from app.extensions import db
+from app.jobs import outbox
 from app.jobs import sms as sms_jobs
 from app.jobs.queue import RETRY_INTERVALS, RUN, WAIT, enqueue
 from app.jobs.webhooks import requeue_deliveries
@@ -20,49 +21,6 @@ from app.partners import members
 
 log = logging.getLogger(__name__)
 
-# A claim younger than this, held by another job, means that job may be sending right now.
-# Longer than the SMTP timeout (30 s) and the job timeout, so a live sender always finishes first.
-CLAIM_LEASE = timedelta(minutes=5)
-
-
-class EmailBusy(Exception):
-    """Another job holds a fresh claim on this email; RQ retries this one later."""
-
-
-def _attempt_token() -> str:
-    """Who is sending: the RQ job id (the same across its retries), or a one-off id when run in-process."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    return (job.id if job is not None else f"inline-{uuid.uuid4().hex}")[:100]
-
-
-def _claim(outbox_id: uuid.UUID, token: str) -> bool:
-    """Take the row for this attempt and COMMIT before any SMTP traffic.
-
-    One conditional UPDATE, atomic on PostgreSQL and SQLite alike. It succeeds for a row that is
-    queued or failed, for a row this same job claimed before (its earlier run died mid-send: RQ
-    only re-runs a started job once that run is gone), and for a claim older than CLAIM_LEASE.
-    """
-    stale = utcnow() - CLAIM_LEASE
-    result = db.session.execute(
-        sa.update(EmailOutbox)
-        .where(
-            EmailOutbox.id == outbox_id,
-            sa.or_(
-                EmailOutbox.status.in_(("queued", "failed")),
-                sa.and_(
-                    EmailOutbox.status == "sending",
-                    sa.or_(EmailOutbox.claimed_by == token, EmailOutbox.claimed_at < stale),
-                ),
-            ),
-        )
-        .values(status="sending", claimed_at=utcnow(), claimed_by=token, attempts=EmailOutbox.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
-
 
 def send_email(outbox_id: str) -> str:
     """Send one outbox row. Safe to run twice, and to be killed at any point.
@@ -72,8 +30,8 @@ def send_email(outbox_id: str) -> str:
     - Before talking to the SMTP server the job claims the row (status "sending", claimed_at,
       claimed_by = RQ job id) and commits. If the worker is killed after that, RQ's started-job
       registry cleanup re-queues the job (Retry); the retry recognises its own claim and sends.
-      A second job for the same row waits (EmailBusy → RQ retries it) until the claim is released
-      or older than CLAIM_LEASE, so two jobs never send concurrently.
+      A second job for the same row waits (outbox.OutboxBusy → RQ retries it) until the claim is released
+      or older than outbox.CLAIM_LEASE, so two jobs never send concurrently.
     - A failure to send (SMTP refused, network) sets status "failed" with last_error and re-raises,
       so RQ retries it and, when the retries are spent, keeps it in its failed registry.
     - The one window left: the process dies after the server accepted the message (250 after
@@ -85,14 +43,9 @@ def send_email(outbox_id: str) -> str:
     counts 100 distinct Message-IDs and 100 messages in all.
     """
     row_id = uuid.UUID(outbox_id)
-    token = _attempt_token()
-    if not _claim(row_id, token):
-        row = db.session.get(EmailOutbox, row_id)
-        status = row.status if row is not None else None
-        db.session.rollback()
-        if status == "sending":
-            raise EmailBusy(f"email {outbox_id} is being sent by another job")
-        return "skipped"  # sent already, or gone
+    token = outbox.attempt_token()
+    if not outbox.claim(EmailOutbox, row_id, token, ready=EmailOutbox.status.in_(("queued", "failed"))):
+        return "skipped"  # nothing to send: done already, not due yet, or gone
     row = db.session.get(EmailOutbox, row_id)
     try:
         context = _context(row)
@@ -152,7 +105,7 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
     """Enqueue again the jobs whose rows say they are still to do and older than the grace period.
 
     What it looks for: email_outbox rows `queued`, or `failed` with retries left, untouched for the grace
-    period, or `sending` under a claim older than CLAIM_LEASE (its sender died); announcements without
+    period, or `sending` under a claim older than outbox.CLAIM_LEASE (its sender died); announcements without
     `sent_at`; report exports still `queued`; text messages like emails; webhook deliveries `pending` and due for
     longer than the grace period, or `sending` under a claim older than their lease. That is work whose job never
     reached Redis (it was down), or that Redis lost (restarted without persistence), or whose retry RQ never got
@@ -178,7 +131,7 @@ def requeue_stranded(grace_seconds: int | None = None) -> dict[str, int]:
                     EmailOutbox.attempts < max_attempts,
                     EmailOutbox.updated_at <= cutoff,
                 ),
-                sa.and_(EmailOutbox.status == "sending", EmailOutbox.claimed_at < now - CLAIM_LEASE),
+                outbox.stale_claim(EmailOutbox, now),
             )
         )
         .order_by(EmailOutbox.created_at)

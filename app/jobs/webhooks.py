@@ -3,8 +3,8 @@
 `deliver(delivery_id)` is safe to run twice and to be killed at any point, like app.jobs.tasks.send_email:
 - It claims the row first (status `sending`, claimed_at, claimed_by = the RQ job id, attempts + 1) with one
   conditional UPDATE and commits before any HTTP traffic. A row already delivered, failed, or pending but not due
-  yet is skipped; a fresh claim of another job makes this one wait (DeliveryInFlight → RQ retries it later); the
-  same job's own claim (its earlier run was killed, RQ re-ran it) or a claim older than CLAIM_LEASE is taken over.
+  yet is skipped; a fresh claim of another job makes this one wait (OutboxBusy → RQ retries it later); the same
+  job's own claim (its earlier run was killed, RQ re-ran it) or a claim past its lease is taken over (app.jobs.outbox).
 - One POST (app/comms/webhook_http.post: the address checked again, connected to as checked, no redirects), then
   one WebhookAttempt row (status code, duration, error). 2xx → `delivered`. Anything else → `pending` with
   next_attempt_at after the next backoff step (WEBHOOK_RETRY_SECONDS), enqueued for that moment on RQ's
@@ -25,6 +25,7 @@ from flask import current_app
 
 from app.comms import webhook_http
 from app.extensions import db, redis_handle
+from app.jobs import outbox
 from app.jobs.queue import FAILURE_TTL, RETRY_INTERVALS, WAIT, enqueue, get_queue
 from app.models import WebhookAttempt, WebhookDelivery
 from app.models.base import utcnow
@@ -34,15 +35,9 @@ log = logging.getLogger(__name__)
 JOB = "app.jobs.webhooks.deliver"
 # Seconds before the 2nd, 3rd, ... attempt; after the last step the delivery is `failed`.
 DEFAULT_RETRY_SECONDS = (30, 120, 600, 3600, 21600)
-# A claim younger than this, held by another job, may be posting right now: longer than any POST can take.
-CLAIM_LEASE = timedelta(minutes=5)
 # A scheduled retry may start a moment before the time the row says (clocks read at different instants).
 EARLY = timedelta(seconds=1)
 SWEEP_BATCH = 1000
-
-
-class DeliveryInFlight(Exception):
-    """Another job holds a fresh claim on this delivery; RQ retries this one later."""
 
 
 def retry_schedule() -> tuple[float, ...]:
@@ -53,48 +48,18 @@ def retry_schedule() -> tuple[float, ...]:
     return tuple(float(step) for step in value)
 
 
-def _attempt_token() -> str:
-    """Who is posting: the RQ job id (the same across RQ's retries of it), or a one-off id in-process."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    return (job.id if job is not None else f"inline-{uuid.uuid4().hex}")[:100]
-
-
-def _claim(delivery_id: uuid.UUID, token: str) -> bool:
-    """Take the row for this attempt and COMMIT before any HTTP traffic (atomic on PostgreSQL and SQLite)."""
-    now = utcnow()
-    due = sa.or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now + EARLY)
-    result = db.session.execute(
-        sa.update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            sa.or_(
-                sa.and_(WebhookDelivery.status == "pending", due),
-                sa.and_(
-                    WebhookDelivery.status == "sending",
-                    sa.or_(WebhookDelivery.claimed_by == token, WebhookDelivery.claimed_at < now - CLAIM_LEASE),
-                ),
-            ),
-        )
-        .values(status="sending", claimed_at=now, claimed_by=token, attempts=WebhookDelivery.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount == 1
+def _due():
+    """A pending delivery whose (re)try time has come."""
+    due = sa.or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= utcnow() + EARLY)
+    return sa.and_(WebhookDelivery.status == "pending", due)
 
 
 def deliver(delivery_id: str) -> str:
     """Post one delivery (see the module's docstring). Returns what happened: delivered, retry, failed, skipped."""
     row_id = uuid.UUID(str(delivery_id))
-    token = _attempt_token()
-    if not _claim(row_id, token):
-        row = db.session.get(WebhookDelivery, row_id)
-        status = row.status if row is not None else None
-        db.session.rollback()
-        if status == "sending":
-            raise DeliveryInFlight(f"webhook delivery {delivery_id} is being posted by another job")
-        return "skipped"  # delivered, failed, not due yet, or gone
+    token = outbox.attempt_token()
+    if not outbox.claim(WebhookDelivery, row_id, token, ready=_due()):
+        return "skipped"  # nothing to send: done already, not due yet, or gone
     delivery = db.session.get(WebhookDelivery, row_id)
     if delivery is None:  # its endpoint was deleted, with its log, since the claim
         db.session.rollback()
@@ -179,7 +144,7 @@ def _enqueue_in(delivery_id: str, seconds: float) -> None:
 def requeue_deliveries(grace_seconds: float) -> int:
     """The sweeper's part for webhooks (app.jobs.tasks.requeue_stranded): enqueue again the deliveries that are
     `pending` and due for longer than the grace period (their job never reached Redis, Redis lost it, or no
-    worker ran the scheduled retry) and those `sending` under a claim older than CLAIM_LEASE (their worker
+    worker ran the scheduled retry) and those `sending` under a claim older than outbox.CLAIM_LEASE (their worker
     died). Each job is named after its row and skipped while that job waits or runs; the claim makes a row
     found twice post once. Returns how many it handed on."""
     from app.jobs.tasks import job_pending
@@ -193,7 +158,7 @@ def requeue_deliveries(grace_seconds: float) -> int:
                     WebhookDelivery.status == "pending",
                     WebhookDelivery.next_attempt_at <= now - timedelta(seconds=grace_seconds),
                 ),
-                sa.and_(WebhookDelivery.status == "sending", WebhookDelivery.claimed_at < now - CLAIM_LEASE),
+                outbox.stale_claim(WebhookDelivery, now),
             )
         )
         .order_by(WebhookDelivery.next_attempt_at)
