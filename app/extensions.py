@@ -42,49 +42,57 @@ def _rate_limit_key() -> str:
 limiter = Limiter(key_func=_rate_limit_key, headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True)
 
 
+class _RedisState:
+    def __init__(self, client, retry_seconds: float):
+        self.client, self.retry_seconds, self.down_until = client, retry_seconds, 0.0
+
+
 class RedisHandle:
-    """The app's Redis connection, or None when REDIS_URL is unset (embedded mode).
+    """The current app's Redis connection, or None when REDIS_URL is unset (embedded mode).
 
     Redis is a helper, never a dependency of a page: the client gives up quickly (short connect and
     read timeouts), and after a failure `is_down()` says so for REDIS_RETRY_SECONDS, so a request that
     would touch Redis many times (an announcement queueing 50 emails) pays for one failed attempt,
     not fifty. Whoever catches the error calls `mark_down()`; the first call after the pause tries again.
+    Each app keeps its own connection and pause (in app.extensions): a second app in the same process (a
+    test's development app, a CLI helper) never redirects the first one's jobs.
     """
 
-    def __init__(self):
-        self._client = None
-        self._down_until = 0.0
-        self.retry_seconds = 5.0
+    @staticmethod
+    def _state() -> _RedisState:
+        from flask import current_app
+
+        return current_app.extensions["redis_handle"]
 
     @property
     def client(self):
-        return self._client
+        return self._state().client
 
     @client.setter
     def client(self, value) -> None:
-        self._client, self._down_until = value, 0.0  # a new connection starts with a clean slate
+        state = self._state()
+        state.client, state.down_until = value, 0.0  # a new connection starts with a clean slate
 
     def init_app(self, app):
         url = app.config.get("REDIS_URL")
-        self.retry_seconds = float(app.config.get("REDIS_RETRY_SECONDS", 5.0))
+        client = None
         if url:
             import redis
 
-            self.client = redis.Redis.from_url(
+            client = redis.Redis.from_url(
                 url,
                 socket_connect_timeout=float(app.config.get("REDIS_CONNECT_TIMEOUT", 0.5)),
                 socket_timeout=float(app.config.get("REDIS_SOCKET_TIMEOUT", 2.0)),
             )
-        else:
-            self.client = None
-        app.extensions["redis_handle"] = self
+        app.extensions["redis_handle"] = _RedisState(client, float(app.config.get("REDIS_RETRY_SECONDS", 5.0)))
 
     def is_down(self) -> bool:
         """True for a few seconds after a failed Redis call: skip Redis and take the fallback at once."""
-        return time.monotonic() < self._down_until
+        return time.monotonic() < self._state().down_until
 
     def mark_down(self) -> None:
-        self._down_until = time.monotonic() + self.retry_seconds
+        state = self._state()
+        state.down_until = time.monotonic() + state.retry_seconds
 
 
 redis_handle = RedisHandle()
