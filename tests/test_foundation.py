@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import ChannelPartner, Lead, PlatformFeeConfig, User
+from app.models import ChannelPartner, Lead, Notification, PlatformFeeConfig, User
 from tests import factories
 from tests.conftest import age_session, login, make_app, redis_url, requires_redis
 
@@ -142,6 +142,10 @@ def test_seed_demo_is_idempotent_and_covers_every_stage(app):
     stages = set(db.session.scalars(sa.select(Lead.kanban_stage).distinct()))
     if stages:  # the leads demo module fills every stage
         assert stages == {"new", "contacted", "qualified", "proposal", "negotiation", "won", "lost"}
+    # the demo webhook's failed delivery was told to cp1's owner and manager, once (seeding twice adds nothing)
+    told = sa.select(User.email).join(Notification, Notification.user_id == User.id)
+    told = sorted(db.session.scalars(told.where(Notification.event == "webhook_failing")))
+    assert told == ["cp1-manager@demo.test", "cp1@demo.test"]
 
 
 def test_badge_polling_does_not_keep_an_idle_session_alive(app):

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.jobs import webhooks as jobs
 from app.jobs.outbox import OutboxBusy
 from app.leads import pipeline, review
-from app.models import AuditEvent, IdempotencyKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.models import AuditEvent, IdempotencyKey, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.base import utcnow
 from app.models.webhooks import WEBHOOK_EVENTS
 from tests import factories
@@ -231,6 +231,48 @@ def test_a_receiver_that_is_down_is_retried_with_backoff_then_failed_and_redeliv
     assert (row.status, row.attempts, row.response_code) == ("delivered", 1, 200)
     assert len(attempts_of(row)) == 4  # the log keeps the failed attempts
     assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "webhook.redelivered")) == 1
+
+
+def _fail_for_good(count: int) -> None:
+    """Drive every pending delivery through its quick retries until each has failed for good."""
+    for _ in range(count):
+        wait_until(lambda: all(utcnow() >= r.next_attempt_at for r in deliveries() if r.status == "pending"), 5)
+        jobs.requeue_deliveries(0)
+    assert {r.status for r in deliveries() if not r.is_test} == {"failed"}
+
+
+def test_a_delivery_that_fails_for_good_tells_owners_and_managers_once_a_day(
+    people, allow_private, quick_retries, mail_outbox, login_as
+):
+    manager, viewer = factories.make_member(people.cp, "manager"), factories.make_member(people.cp, "viewer")
+    db.session.commit()
+    told = sa.select(Notification).where(Notification.event == "webhook_failing").order_by(Notification.created_at)
+    with receiving(Receiver(status=503)) as (_, port):
+        endpoint = make_endpoint(people.owner, local(port))
+        webhooks.send_test(endpoint, people.owner)  # a failed test ping is answered on the page: no notice
+        for number in (1, 2):
+            webhooks.emit(people.cp, "lead.assigned", {"lead": {"id": str(number)}})
+        db.session.commit()
+        _fail_for_good(2)
+        notices = list(db.session.scalars(told))
+        assert sorted(n.user_id for n in notices) == sorted([people.owner.id, manager.id])  # not the viewer
+        assert notices[0].link == f"/cp/integrations/webhooks/{endpoint.id}"
+        assert (
+            "lead.assigned delivery to" in notices[0].message
+            and "after 3 attempts (The receiver answered 503)" in notices[0].message
+        )
+        assert sorted(m["To"] for m in mail_outbox) == sorted([people.owner.email, manager.email])
+        assert viewer.id not in {n.user_id for n in notices}
+
+        for notice in notices:  # a day later the endpoint still fails: they are told again, once
+            notice.created_at -= timedelta(hours=25)
+        db.session.commit()
+        webhooks.emit(people.cp, "lead.assigned", {"lead": {"id": "3"}})
+        db.session.commit()
+        _fail_for_good(2)
+    assert len(list(db.session.scalars(told))) == 4
+    page = login_as(people.owner).get(notices[0].link)
+    assert page.status_code == 200 and "failed" in page.text
 
 
 def test_an_error_answer_is_retried_and_a_redirect_is_not_followed(people, allow_private, quick_retries):

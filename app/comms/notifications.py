@@ -142,6 +142,15 @@ EVENTS = {
         (CP,),
         label="Platform-fee payment confirmed or rejected",
     ),
+    "webhook_failing": Event(
+        "system",
+        "Webhook delivery failed",
+        "A {event} delivery to {url} failed after {attempts} attempts ({error}). Fix the receiver, then redeliver it "
+        "from the endpoint's log. For the next 24 hours further failures of this endpoint are in its log only.",
+        True,
+        (CP,),
+        label="A webhook delivery failed for good",
+    ),
     "card_payment_not_counted": Event(
         "commission",
         "Card payment not counted",

@@ -1,6 +1,7 @@
 """Demo integrations (SPEC 9.5): a trusted supplier's API key with a known secret (the README's curl example uses
 it), a partner's own keys (one revoked), a webhook endpoint with a delivery log (delivered, retrying and failed
-deliveries), and a partner member who gets text messages. Created once (found by name)."""
+deliveries; the failed one's notice to the owners and managers), and a partner member who gets text messages.
+Created once (found by name)."""
 
 import uuid
 from datetime import timedelta
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from app.accounts import api_keys
 from app.comms import webhooks
 from app.extensions import db
+from app.jobs import webhooks as webhook_jobs
 from app.models import ApiKey, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.base import utcnow
 
@@ -89,3 +91,5 @@ def _webhook(owner: User) -> None:
                     error=error,
                 )
             )
+        if status == "failed":
+            webhook_jobs.tell_failed(delivery)  # its owners and managers were told

@@ -8,7 +8,8 @@
 - One POST (app/comms/webhook_http.post: the address checked again, connected to as checked, no redirects), then
   one WebhookAttempt row (status code, duration, error). 2xx → `delivered`. Anything else → `pending` with
   next_attempt_at after the next backoff step (WEBHOOK_RETRY_SECONDS), enqueued for that moment on RQ's
-  scheduler (and found by the sweeper if that is lost), or `failed` after the last step. A test ping is tried once.
+  scheduler (and found by the sweeper if that is lost), or `failed` after the last step (the partner's owners and
+  managers are told, once a day per endpoint). A test ping is tried once.
 - The one window left: the process dies after the receiver answered 2xx and before the `delivered` commit,
   milliseconds later. The retry then posts the same event again, with the same id (body `id`,
   X-LeadFlow-Delivery), by which the receiver drops the repeat. At-least-once, and exactly-once except for a
@@ -23,12 +24,15 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.access import WORKERS
 from app.comms import webhook_http
+from app.comms.notifications import notify, path_for
 from app.extensions import db, redis_handle
 from app.jobs import outbox
 from app.jobs.queue import FAILURE_TTL, RETRY_INTERVALS, WAIT, enqueue, get_queue
-from app.models import WebhookAttempt, WebhookDelivery
+from app.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.models.base import utcnow
+from app.partners.members import active_users
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ DEFAULT_RETRY_SECONDS = (30, 120, 600, 3600, 21600)
 # A scheduled retry may start a moment before the time the row says (clocks read at different instants).
 EARLY = timedelta(seconds=1)
 SWEEP_BATCH = 1000
+# A receiver that is down fails every event: its owners and managers are told once a day per endpoint.
+FAILURE_NOTICE_EVERY = timedelta(hours=24)
 
 
 def retry_schedule() -> tuple[float, ...]:
@@ -105,6 +111,7 @@ def _finish(row_id: uuid.UUID, token: str, answer, outcome: str, error: str | No
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
     elif outcome == "failed":
         delivery.status, delivery.next_attempt_at = "failed", None
+        tell_failed(delivery)
     else:
         delay = steps[delivery.attempts - 1]
         delivery.status, delivery.next_attempt_at = "pending", now + timedelta(seconds=delay)
@@ -116,6 +123,35 @@ def _finish(row_id: uuid.UUID, token: str, answer, outcome: str, error: str | No
     elif outcome == "failed":
         log.warning("webhook delivery %s failed after %s attempt(s): %s", row_id, attempts, error)
     return outcome
+
+
+def tell_failed(delivery: WebhookDelivery) -> None:
+    """A delivery failed for good: tell the partner's owners and managers (in the delivery's own transaction), unless
+    they were told about this endpoint within FAILURE_NOTICE_EVERY. Test pings are answered on the page instead."""
+    if delivery.is_test:
+        return
+    # Not locked: a delete of the endpoint holds it while it waits for this delivery's row. Two deliveries failing
+    # in the same instant may both tell; that is the price.
+    endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
+    if endpoint is None:
+        return
+    link = path_for("cp.webhook_detail", endpoint_id=endpoint.id)
+    told = sa.select(Notification.id).where(
+        Notification.event == "webhook_failing",
+        Notification.link == link,
+        Notification.created_at > utcnow() - FAILURE_NOTICE_EVERY,
+    )
+    if db.session.scalar(told.limit(1)) is not None:
+        return
+    notify(
+        active_users(endpoint.partner, WORKERS),
+        "webhook_failing",
+        link=link,
+        event=delivery.event,
+        url=endpoint.url,
+        attempts=delivery.attempts,
+        error=(delivery.last_error or "no answer")[:200],
+    )
 
 
 def _enqueue_in(delivery_id: str, seconds: float) -> None:
