@@ -238,6 +238,39 @@ def test_s3_storage_to_an_s3_target_and_back(app, s3_endpoint):  # noqa: F811
         assert table_rows(url)["stored_files"] == table_rows()["stored_files"]
 
 
+def test_names_that_would_leave_the_set_are_refused_before_anything_is_written(app, world, out, s3_endpoint):  # noqa: F811
+    """A set comes from a bucket or a directory others may write to: neither an object key nor a manifest name may
+    place a file outside the set (or read one from outside it into the storage)."""
+    escape = f"escaped-{uuid.uuid4().hex}"
+    bucket = f"hostile-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="set/manifest.json", Body=b"{}")
+    s3.put_object(Bucket=bucket, Key=f"set/files/../../../{escape}", Body=b"planted")
+    reader = make_app(
+        BACKUP_S3_ENDPOINT_URL=s3_endpoint, BACKUP_S3_ACCESS_KEY_ID="test", BACKUP_S3_SECRET_ACCESS_KEY="x"
+    )
+    answer = cli(reader, "restore-drill", f"s3://{bucket}/set")
+    assert answer.exit_code == 1 and "is not a name inside a backup set" in answer.output, answer.output
+    assert not (Path(tempfile.gettempdir()) / escape).exists()
+
+    assert cli(app, "backup", "--to", out).exit_code == 0
+    backup = only_set(out)
+    manifest = json.loads((backup / "manifest.json").read_text())
+    outside = out.parent / "outside.txt"
+    outside.write_text("not part of any backup")
+    manifest["parts"][-1]["name"] = "../../outside.txt"
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    with scratch_database(app.config["SQLALCHEMY_DATABASE_URI"]) as url:
+        answer = cli(app, "restore", backup, "--database-url", url)
+        assert answer.exit_code == 1 and "'../../outside.txt' is not a name inside a backup set" in answer.output
+        engine = sa.create_engine(url)
+        assert sa.inspect(engine).get_table_names() == []
+        engine.dispose()
+
+
 def test_reconcile_money_names_a_settlement_and_a_fee_payment_that_disagree(app, world):
     assert cli(app, "reconcile-money").exit_code == 0
     settlement, payment = world["ids"]["fee_settlement"], world["ids"]["completed_payment"]

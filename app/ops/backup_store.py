@@ -28,6 +28,15 @@ class BackupError(Exception):
     """A backup or restore that cannot go on; the message says why (and never holds a secret)."""
 
 
+def inside(folder: Path, name: str) -> Path:
+    """folder/name, refused when the name would leave the folder: a set comes from a bucket or a directory that
+    others may write to, and its object keys and manifest must not place a file anywhere else on this machine."""
+    path = (folder / name).resolve()
+    if not name or Path(name).is_absolute() or folder.resolve() not in path.parents:
+        raise BackupError(f"{name!r} is not a name inside a backup set; nothing was restored")
+    return path
+
+
 # --- encryption -------------------------------------------------------------------------------------------
 
 
@@ -205,7 +214,7 @@ class S3Target:
         base = self._key(name) + "/" if self._key(name) else ""
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
             for item in page.get("Contents", []):
-                path = into / item["Key"][len(base) :]
+                path = inside(into, item["Key"][len(base) :])
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.client.download_file(self.bucket, item["Key"], str(path))
         return into

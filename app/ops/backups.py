@@ -32,6 +32,7 @@ from app.ops.backup_store import (
     BackupError,
     decrypt_file,
     encrypt_file,
+    inside,
     key_id,
     load_key,
     open_target,
@@ -272,6 +273,8 @@ def opened_set(location: str):
         name = _pick_set(target)
         folder = target.fetch(name, work / "fetched")
         manifest = json.loads((folder / MANIFEST).read_text())
+        for name in [manifest["database"]["part"], *(part["name"] for part in manifest["parts"])]:
+            inside(folder, name)  # every name the manifest gives stays inside the set, here and once decrypted
         _verify(folder, manifest)
         if manifest.get("encryption"):
             folder = _decrypt_all(folder, manifest, work / "plain")
