@@ -49,12 +49,23 @@ def choose(page, lead, label):
         page.keyboard.press("Enter")
 
 
-def test_a_partner_moves_a_card_by_keyboard_and_focus_follows_it(new_page, partner_with_lead):
-    partner, lead = partner_with_lead
+def move_by_keyboard(new_page, partner, lead, label):
+    """The partner's board, the lead's Move menu opened by keyboard and `label` chosen in it."""
     page = new_page(partner.user)
     page.goto("/cp/leads/assigned/kanban")
     open_move_menu(page, lead)
-    choose(page, lead, "Contacted")
+    choose(page, lead, label)
+    return page
+
+
+def lost_dialog_ready(page):
+    page.locator("#kanban-dialog [role=dialog]").wait_for()
+    page.wait_for_function("() => !document.querySelector('.htmx-added')")  # htmx has set up the dialog (20 ms)
+
+
+def test_a_partner_moves_a_card_by_keyboard_and_focus_follows_it(new_page, partner_with_lead):
+    partner, lead = partner_with_lead
+    page = move_by_keyboard(new_page, partner, lead, "Contacted")
     page.locator(f"#column-contacted #card-{lead.id}").wait_for()
     assert page.locator(f"#card-{lead.id}").count() == 1
     assert page.evaluate(FOCUSED_CARD) == f"card-{lead.id}"
@@ -68,15 +79,11 @@ def test_a_partner_moves_a_card_by_keyboard_and_focus_follows_it(new_page, partn
 
 def test_a_keyboard_move_to_lost_asks_why_then_moves(new_page, partner_with_lead):
     partner, lead = partner_with_lead
-    page = new_page(partner.user)
-    page.goto("/cp/leads/assigned/kanban")
-    open_move_menu(page, lead)
-    choose(page, lead, "Lost")
-    page.locator("#kanban-dialog [role=dialog]").wait_for()
+    page = move_by_keyboard(new_page, partner, lead, "Lost")
+    lost_dialog_ready(page)
     assert page.locator(f"#column-new #card-{lead.id}").count() == 1  # back until a reason is given
     assert page.evaluate("() => document.activeElement.tagName") == "TEXTAREA"  # the reason has the focus
     assert stage_of(lead.id) == "new"
-    page.wait_for_function("() => !document.querySelector('.htmx-added')")  # htmx has set up the dialog (20 ms)
     page.keyboard.type("Budget cut")
     page.keyboard.press("Tab")  # to "Move to Lost"
     with page.expect_response(lambda r: r.url.endswith(f"/cp/leads/{lead.id}/stage")):
@@ -92,12 +99,8 @@ def test_a_keyboard_move_to_lost_asks_why_then_moves(new_page, partner_with_lead
 
 def test_escape_cancels_the_lost_dialog_and_gives_the_card_back_the_focus(new_page, partner_with_lead):
     partner, lead = partner_with_lead
-    page = new_page(partner.user)
-    page.goto("/cp/leads/assigned/kanban")
-    open_move_menu(page, lead)
-    choose(page, lead, "Lost")
-    page.locator("#kanban-dialog [role=dialog]").wait_for()
-    page.wait_for_function("() => !document.querySelector('.htmx-added')")  # htmx has set up the dialog (20 ms)
+    page = move_by_keyboard(new_page, partner, lead, "Lost")
+    lost_dialog_ready(page)
     page.keyboard.press("Escape")
     page.locator("#kanban-dialog [role=dialog]").wait_for(state="detached")
     page.wait_for_function(f"() => document.activeElement.closest('#card-{lead.id}') !== null")
