@@ -1,6 +1,7 @@
 """The maintained aggregates (app.reporting.rollups): kept in step by every service that moves money or leads,
 equal to the same figures computed from the report rows, rebuilt and reconciled on demand."""
 
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -122,6 +123,19 @@ def test_rebuild_reproduces_the_maintained_rollups_and_repairs_drift(data):
     rollups.rebuild()
     assert snapshot() == maintained
     assert rollups.reconcile() == []
+
+
+def test_reconcile_names_a_missing_and_an_extra_rollup_row(data):
+    db.session.commit()
+    gone = db.session.scalars(sa.select(PartnerMonthlyRollup).where(PartnerMonthlyRollup.rows > 0).limit(1)).one()
+    key, rows = (gone.cp_key, gone.month), gone.rows
+    db.session.delete(gone)
+    stray = DailyRollup(period="day", day=date(1999, 1, 1), category_key=uuid.uuid4(), rows=3)
+    db.session.add(stray)
+    db.session.flush()
+    problems = rollups.reconcile()
+    assert f"partner {key} rows: rollup 0 != rows {rows}" in problems
+    assert f"daily ('day', datetime.date(1999, 1, 1), {stray.category_key!r}) rows: rollup 3 != rows 0" in problems
 
 
 def test_rebuild_rollups_command_checks_and_rebuilds(app, data):

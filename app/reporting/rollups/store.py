@@ -91,7 +91,7 @@ def reconcile(session: Session | None = None) -> list[str]:
     """Every difference between the maintained rollups and a fresh fold of the rows ([] when they agree)."""
     session = session or db.session
     session.flush()
-    expected = fold(session.execute(facts_select()))
+    expected = fold(session.execute(facts_select().execution_options(stream_results=True, yield_per=5000)))
     problems = []
     has_item = sa.exists().where(ITEM.transaction_id == CT.id)
     drift = sa.select(sa.func.count()).where(
@@ -107,13 +107,22 @@ def reconcile(session: Session | None = None) -> list[str]:
     if session.scalar(elsewhere):
         problems.append(f"{session.scalar(elsewhere)} live commissions belong to a partner other than their lead's")
     for table_name, table in TABLES.items():
-        stored = {tuple(getattr(r, k) for k in KEYS[table_name]): r for r in session.scalars(sa.select(table))}
-        keys = set(stored) | {key for (name, key) in expected if name == table_name}
-        for key in keys:
-            want = expected.get((table_name, key), {})
-            have = stored.get(key)
-            for m in MEASURES:
-                got = getattr(have, m) if have is not None else 0
-                if got != want.get(m, 0):
-                    problems.append(f"{table_name} {key} {m}: rollup {got} != rows {want.get(m, 0)}")
+        # Stored rows stream past and are checked against the fold, which is emptied as it goes; what is left
+        # of it has no stored row at all.
+        n = len(KEYS[table_name])
+        columns = [table.__table__.c[c] for c in (*KEYS[table_name], *MEASURES)]
+        stored = session.execute(sa.select(*columns).execution_options(stream_results=True, yield_per=5000))
+        for row in stored:
+            key, have = tuple(row[:n]), dict(zip(MEASURES, row[n:], strict=True))
+            problems += _differences(table_name, key, have, expected.pop((table_name, key), {}))
+        for key in [key for (name, key) in expected if name == table_name]:
+            problems += _differences(table_name, key, {}, expected.pop((table_name, key)))
     return problems
+
+
+def _differences(table_name: str, key: tuple, have: dict, want: dict) -> list[str]:
+    return [
+        f"{table_name} {key} {m}: rollup {have.get(m, 0)} != rows {want.get(m, 0)}"
+        for m in MEASURES
+        if have.get(m, 0) != want.get(m, 0)
+    ]
