@@ -96,6 +96,20 @@ def test_requests_are_timed_by_endpoint_never_by_path(client):
     assert not any("no-such-page" in str(labels) for _, labels in after)
 
 
+def test_a_made_up_method_is_one_label_value_not_a_new_series_each(client):
+    before = scrape(client)
+    for method in ("BREW", "XYZZY", "PROPFIND"):
+        assert client.open("/healthz", method=method).status_code == 405
+        assert client.open(f"/no-such-page/{method}", method=method).status_code in (404, 405)
+    after = scrape(client)
+    methods = {dict(labels).get("method") for _, labels in after}
+    assert methods.isdisjoint({"BREW", "XYZZY", "PROPFIND"}) and "other" in methods
+    count = "leadflow_http_request_duration_seconds_count"
+    added = sum(v for (name, labels), v in after.items() if name == count and dict(labels)["method"] == "other")
+    added -= sum(v for (name, labels), v in before.items() if name == count and dict(labels)["method"] == "other")
+    assert added == 6
+
+
 def test_stripe_webhook_failures_are_counted_by_reason(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", stripe_support.SECRET)
     before = scrape(client)

@@ -14,6 +14,8 @@ from app.access import public
 from app.ops.metrics import REQUEST_SECONDS
 
 UNMATCHED = "unmatched"  # a 404 for a path no route matches: one label value, never the raw path
+# Any token is a method to HTTP: one made up per request would be a new series each time (the same for the path).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 bp = Blueprint("metrics", __name__)
 
@@ -31,7 +33,8 @@ def observe_request(response):
     started = g.get("request_started")
     # A WebSocket's "request" lasts as long as the tab stays open: leadflow_live_connections counts those instead.
     if started is not None and request.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-        labels = (request.endpoint or UNMATCHED, request.method, str(response.status_code))
+        method = request.method if request.method in METHODS else "other"
+        labels = (request.endpoint or UNMATCHED, method, str(response.status_code))
         REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
     return response
 
