@@ -105,6 +105,9 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(markScrollable, 150);
   });
+  // A boosted link pushes its URL before the swap, and htmx:load comes a settle later: sync the new page's toggle
+  // in the same task as the swap, so aria-expanded is never the server's wide-screen default on a phone.
+  document.addEventListener("htmx:afterSwap", syncToggle);
   document.addEventListener("htmx:load", function () {
     syncToggle();
     markScrollable();

@@ -10,6 +10,14 @@ ACTIVE_IN = (
 )
 
 
+SEEN_AFTER_SWAP_JS = """() => {
+  window.seenAfterSwap = [];
+  document.addEventListener("htmx:afterSwap", () => {
+    window.seenAfterSwap.push(document.querySelector(".sidebar-toggle").getAttribute("aria-expanded"));
+  });
+}"""
+
+
 def drawer_is_open(page) -> bool:
     return page.locator("#sidebar").bounding_box()["x"] >= 0
 
@@ -36,10 +44,15 @@ def test_the_drawer_opens_and_closes_on_a_phone(new_page, partner_with_lead):
 
     toggle.click()
     page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().x >= 0")
+    page.evaluate(SEEN_AFTER_SWAP_JS)
     page.locator("#sidebar").get_by_role("link", name="Assigned leads").click()
     page.wait_for_url("**/cp/leads/assigned")
+    page.wait_for_function("() => window.seenAfterSwap.length > 0")
+    # The boosted link's URL is pushed before the swap and htmx:load comes a settle later: in between, the new
+    # page's toggle must already say the drawer is closed.
+    assert page.evaluate("window.seenAfterSwap") == ["false"]
     page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
-    assert page.locator(".sidebar-toggle").get_attribute("aria-expanded") == "false"
+    expect(page.locator(".sidebar-toggle")).to_have_attribute("aria-expanded", "false")
 
 
 def test_after_saving_in_the_slide_over_focus_stays_in_the_panel(new_page, partner_with_lead):
