@@ -29,3 +29,15 @@ class JobWorker(Worker):
             super().execute_job(job, queue)
         finally:
             set_log_context()
+
+    def unsubscribe(self) -> None:
+        """RQ's own stops its command-listener thread after unsubscribing. When that thread reads the reply first, it
+        loops into redis-py's wait for a subscription, 60 s long, and redis-py ≥ 8.2's stop() joins it without a
+        timeout: the worker then takes a minute to stop (a burst worker to exit, a deploy's SIGTERM to finish).
+        Stopping the loop first and unsubscribing after lets the reply wake the thread for its last round."""
+        if self.pubsub_thread:
+            self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+            self.pubsub_thread.stop(timeout=0)  # the loop's flag only: the thread is still in its read
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.join(timeout=5)
+            self.pubsub.close()
