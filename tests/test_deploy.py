@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import yaml
 from app.extensions import db
 from app.production import ContextFilter
 from tests import factories
-from tests.conftest import make_app, requires_postgres, requires_redis
+from tests.conftest import make_app, redis_url, requires_postgres, requires_redis
 from tests.rq_support import redis_mode, run_worker
 from tests.test_operations import FERNET_KEY, STRONG_SECRET, run_python
 
@@ -296,3 +297,25 @@ def test_without_redis_a_job_run_inside_the_request_logs_with_the_requests_id(ap
         mail_log.setLevel(saved_level)
     assert [record.fields for record in records] == [{"request_id": "inproc-9"}]
     assert records[0].getMessage().startswith(f"email to {user.email}")
+
+
+@requires_redis
+def test_a_worker_stops_at_once_even_when_its_listener_reads_the_unsubscribe_reply_first():
+    """RQ's own unsubscribe() let the command-listener thread read the reply and wait 60 s for a subscription, and
+    redis-py's stop() waited for it: one burst worker in a test, or a deploy's SIGTERM, took a minute."""
+    import redis
+
+    from app.jobs.worker import JobWorker
+
+    worker = JobWorker(["stop-test"], connection=redis.Redis.from_url(redis_url()))
+    worker.subscribe()
+    unsubscribe = worker.pubsub.unsubscribe
+
+    def then_busy(*args):  # a busy machine: the listener handles the reply before the worker's next line runs
+        unsubscribe(*args)
+        time.sleep(0.3)
+
+    worker.pubsub.unsubscribe = then_busy
+    started = time.monotonic()
+    worker.unsubscribe()
+    assert time.monotonic() - started < 3 and not worker.pubsub_thread.is_alive()
