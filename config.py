@@ -76,6 +76,12 @@ class Config:
     LIVE_SOCKET_URL = os.environ.get("LIVE_SOCKET_URL", "").strip()
     # Set by gunicorn_live.conf.py in the live tier's processes: they serve /ws/ whatever LIVE_SOCKET_URL says.
     LIVE_TIER = _bool("LIVE_TIER")
+    # Set by gunicorn.conf.py in the threaded page workers: they never serve /ws/ (a socket would hold a thread);
+    # with no live tier configured the pages poll the badge instead.
+    PAGE_TIER = _bool("PAGE_TIER")
+    # Open sockets one user may hold in one live process: a script with one login cannot take the tier's
+    # connections from everyone else. A tab past the limit polls the badge until one closes.
+    LIVE_SOCKETS_PER_USER = int(os.environ.get("LIVE_SOCKETS_PER_USER") or 20)
 
     WTF_CSRF_TIME_LIMIT = None  # a board left open all day must not go stale
     SESSION_COOKIE_HTTPONLY = True

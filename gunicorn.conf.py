@@ -1,11 +1,14 @@
 """gunicorn settings for the page workers (the Procfile's `web:` line, the image's command).
 
 Everything comes from the environment, so one file serves a laptop, the compose file and a platform that
-sets PORT. Live-badge WebSockets are not served here: they go to the `websocket` process
-(gunicorn_live.conf.py), so a page thread never waits on an open tab.
+sets PORT. Live-badge WebSockets are never served here: they go to the `websocket` process
+(gunicorn_live.conf.py, reached through LIVE_SOCKET_URL), so a page thread never waits on an open tab. Without
+that tier the pages poll the badge.
 """
 
 import os
+
+os.environ["PAGE_TIER"] = "1"  # read by config.py: a page worker never serves /ws/ (each tab would hold a thread)
 
 
 def _int(name: str, default: int) -> int:
@@ -61,6 +64,8 @@ def on_starting(server) -> None:
     from app.ops.metrics_dir import prepare_multiprocess_dir
 
     prepare_multiprocess_dir()
+    if not os.environ.get("LIVE_SOCKET_URL"):
+        server.log.warning("LIVE_SOCKET_URL is not set: no live tier, so open tabs poll the badge every 15 s")
 
 
 def child_exit(server, worker) -> None:

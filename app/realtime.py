@@ -33,9 +33,12 @@ class LocalHub:
         self._listeners: dict[str, set[queue.Queue]] = {}
         self.stopping = False
 
-    def listen(self, user_id: str) -> queue.Queue:
+    def listen(self, user_id: str, limit: int | None = None) -> queue.Queue | None:
+        """A new inbox for one of this user's sockets; None when the user already holds `limit` of them."""
         inbox: queue.Queue = queue.Queue()
         with self._lock:
+            if limit is not None and len(self._listeners.get(str(user_id), ())) >= limit:
+                return None
             self._listeners.setdefault(str(user_id), set()).add(inbox)
             if self.stopping:  # opened while the worker stops: told to go at once
                 inbox.put(GO_AWAY)

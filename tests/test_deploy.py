@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -61,8 +62,10 @@ def test_env_example_shows_the_defaults_the_app_uses():
 
 
 def load_conf(monkeypatch, name: str = "gunicorn.conf.py", **env):
-    for key in ("WEB_CONCURRENCY", "WEB_THREADS", "PORT", "HOST", "JSON_LOGS", "LEADFLOW_CONFIG", "WEB_TIMEOUT"):
+    unset = ("WEB_CONCURRENCY", "WEB_THREADS", "PORT", "HOST", "JSON_LOGS", "LEADFLOW_CONFIG", "WEB_TIMEOUT")
+    for key in (*unset, "LIVE_SOCKET_URL"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PAGE_TIER", "0")  # the conf sets it for its workers: restored when the test ends
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", ROOT / name)
@@ -114,15 +117,17 @@ def test_gunicorn_logs_its_own_lines_as_json_in_production():
     assert done.stdout.split() == ["0", "0"]  # no access log; the root logger is left to the app's JSON handler
 
 
-def test_gunicorn_conf_prepares_the_metrics_directory_and_reports_dead_workers(monkeypatch, tmp_path):
+def test_gunicorn_conf_prepares_the_metrics_directory_and_reports_dead_workers(monkeypatch, tmp_path, caplog):
     conf = load_conf(monkeypatch)
+    server = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
     stale = tmp_path / "counter_4242.db"
     stale.write_bytes(b"old")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    conf.on_starting(None)
+    conf.on_starting(server)
     assert not stale.exists() and tmp_path.is_dir()  # counters of the previous run are not added to the new ones
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
-    conf.on_starting(None)
+    conf.on_starting(server)
+    assert "LIVE_SOCKET_URL is not set: no live tier" in caplog.text  # the operator hears that tabs will poll
     made = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     assert made.is_dir() and made.name.startswith("leadflow-metrics-")
     os.rmdir(made)

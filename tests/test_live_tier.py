@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,22 @@ def start_tier(host=None, pages=PAGES, **env) -> tuple[subprocess.Popen, str]:
         "LIVE_OUTAGE_POLL_SECONDS": "60",  # nothing but a nudge can refresh a badge within a test
         **env,
     }
-    environ = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "LIVE_TIER"}}
+    return start_gunicorn("gunicorn_live.conf.py", host, settings), host
+
+
+def start_pages(threads: int) -> tuple[subprocess.Popen, str]:
+    """`gunicorn -c gunicorn.conf.py wsgi:app` (one gthread worker), as the Procfile's web line, no live tier."""
+    port = free_port()
+    settings = {"LEADFLOW_CONFIG": "test", "TEST_DATABASE_URL": database_url(), "HOST": "127.0.0.1",
+                "PORT": str(port), "WEB_CONCURRENCY": "1", "WEB_THREADS": str(threads), "LIVE_SOCKET_URL": ""}  # fmt: skip
+    return start_gunicorn("gunicorn.conf.py", f"127.0.0.1:{port}", settings), f"127.0.0.1:{port}"
+
+
+def start_gunicorn(conf: str, host: str, settings: dict) -> subprocess.Popen:
+    environ = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "LIVE_TIER", "PAGE_TIER"}}
     log = tempfile.TemporaryFile()  # noqa: SIM115  (not a pipe, which a chatty tier could fill; stop() closes it)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn_live.conf.py", "wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "-c", conf, "wsgi:app"],
         cwd=ROOT,
         env={**environ, **settings},
         stdout=log,
@@ -61,11 +74,11 @@ def start_tier(host=None, pages=PAGES, **env) -> tuple[subprocess.Popen, str]:
     while time.monotonic() < deadline:
         with contextlib.suppress(requests.RequestException):  # listening before the worker is ready
             if requests.get(f"http://{host}/healthz", timeout=2).status_code == 200:
-                return process, host
+                return process
         if process.poll() is not None:
-            raise AssertionError(f"the live tier exited: {stop(process)}")
+            raise AssertionError(f"{conf} exited: {stop(process)}")
         time.sleep(0.1)
-    raise AssertionError(f"the live tier did not start: {stop(process)}")
+    raise AssertionError(f"{conf} did not start: {stop(process)}")
 
 
 def stop(process: subprocess.Popen) -> str:
@@ -206,4 +219,70 @@ def test_a_tier_without_redis_still_moves_the_badge_by_re_reading_it(app):
         sock.settimeout(5)
         assert 'data-count="1"' in sock.recv()
     finally:
+        stop(process)
+
+
+def test_page_workers_never_hold_a_socket_so_open_tabs_cannot_stop_the_site(app):
+    """Without a live tier the threaded page workers refuse /ws/ before the handshake and pages poll the badge: two
+    threads stay free for pages with eight tabs open (issue 21 measured 32 tabs stopping 2 × 16 threads)."""
+    cp = factories.make_partner()
+    db.session.commit()
+    process, host = start_pages(threads=2)
+    try:
+        cookie = cookie_for(app, cp.user)
+        for _tab in range(8):
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(f"ws://{host}/ws/notifications", header=[f"Cookie: {cookie}"],
+                                            origin=f"http://{host}", timeout=5)  # fmt: skip
+            assert refused.value.status_code == 404
+        started = time.monotonic()
+        page = requests.get(f"http://{host}/cp/", headers={"Cookie": cookie}, timeout=5)
+        assert page.status_code == 200 and time.monotonic() - started < 2
+        assert 'data-ws-url=""' in page.text  # live.js polls the badge instead
+    finally:
+        log = stop(process)
+    assert "LIVE_SOCKET_URL is not set: no live tier" in log
+
+
+def try_socket(host, cookie) -> tuple[str, websocket.WebSocket | None]:
+    """("open", the socket) once the badge came, or how the tier refused: 429 before the handshake, 1013 after it."""
+    try:
+        sock = websocket.create_connection(
+            f"ws://{host}/ws/notifications", header=[f"Cookie: {cookie}"], origin=PAGES, timeout=15
+        )
+    except websocket.WebSocketBadStatusException as refused:
+        return str(refused.status_code), None
+    opcode, frame = sock.recv_data_frame(control_frame=True)
+    if opcode == websocket.ABNF.OPCODE_CLOSE:
+        return str(int.from_bytes(frame.data[:2], "big")), None
+    assert 'id="notification-badge"' in frame.data.decode()
+    return "open", sock
+
+
+def test_one_user_holds_at_most_the_limit_of_sockets_so_one_login_cannot_take_the_tier(app):
+    hog, other = factories.make_partner(), factories.make_partner()
+    db.session.commit()
+    process, host = start_tier(LIVE_SOCKETS_PER_USER="3")
+    held = []
+    try:
+        cookie = cookie_for(app, hog.user)
+        with ThreadPoolExecutor(max_workers=10) as pool:  # ten tabs at once: the check and the hub race
+            tries = list(pool.map(lambda _tab: try_socket(host, cookie), range(10)))
+        held += [sock for _, sock in tries if sock]
+        outcomes = sorted(outcome for outcome, _ in tries)
+        assert outcomes.count("open") == 3 and set(outcomes) <= {"open", "429", "1013"}, outcomes
+        assert try_socket(host, cookie)[0] == "429"
+        outcome, sock = try_socket(host, cookie_for(app, other.user))
+        held.append(sock)
+        assert outcome == "open"  # everyone else still gets in
+        held[0].close()  # one tab closed: its place is free once the tier sees it (an idle wake, at most 5 s)
+        deadline = time.monotonic() + 15
+        while (outcome := try_socket(host, cookie))[0] != "open" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        held.append(outcome[1])
+        assert outcome[0] == "open"
+    finally:
+        for sock in held:
+            if sock:
+                sock.close()
         stop(process)

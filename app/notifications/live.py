@@ -5,9 +5,10 @@ handshake whose Origin is not this site. It sends the badge at once, then waits 
 hub; on each nudge it re-reads the unread count from the database, so a lost nudge heals on the
 next one and a reconnecting tab always shows the right count.
 
-With LIVE_SOCKET_URL set the sockets live in their own tier (gunicorn_live.conf.py: gevent, a socket
-costs a greenlet, not a thread); page processes then refuse /ws/ at once, and the pages point live.js at
-the tier (`live_socket_url()`). When that worker stops, each socket gets a close frame 1001 (going away).
+The sockets live in their own tier (gunicorn_live.conf.py: gevent, a socket costs a greenlet, not a thread),
+which LIVE_SOCKET_URL names; the threaded page workers refuse /ws/ at once, and the pages point live.js at the
+tier (`live_socket_url()`) or, with none configured, poll. When that worker stops, each socket gets a close frame
+1001 (going away). One user holds at most LIVE_SOCKETS_PER_USER sockets in a process.
 """
 
 import queue
@@ -27,17 +28,28 @@ from app.ops import metrics
 
 WAKE_SECONDS = 5  # how often an idle socket checks it is still open and the bridge still runs
 GOING_AWAY = 1001  # RFC 6455 close code: the server is stopping; live.js reconnects (to another worker)
+TRY_AGAIN_LATER = 1013  # the user holds as many sockets as allowed; live.js backs off and polls meanwhile
 
 
 @bp.app_template_global()
 def live_socket_url() -> str:
-    """Where the page's live.js opens its socket: LIVE_SOCKET_URL, else this site's own /ws/notifications."""
-    return current_app.config.get("LIVE_SOCKET_URL") or url_for("notifications.ws")
+    """Where the page's live.js opens its socket: LIVE_SOCKET_URL, else this process's own /ws/notifications when
+    it serves sockets; "" (live.js polls the badge) for page workers with no live tier configured."""
+    configured = current_app.config.get("LIVE_SOCKET_URL")
+    return configured or (url_for("notifications.ws") if serves_sockets() else "")
 
 
-def served_elsewhere() -> bool:
-    """A page process while a separate live tier serves the sockets: it must not hold a thread per tab."""
-    return bool(current_app.config.get("LIVE_SOCKET_URL")) and not current_app.config.get("LIVE_TIER")
+def serves_sockets() -> bool:
+    """The live tier does, and so does a lone development process (`make run`). A threaded page worker never does,
+    whatever LIVE_SOCKET_URL says: each open tab would hold one of its threads, and some 32 tabs stop the site."""
+    cfg = current_app.config
+    return bool(cfg.get("LIVE_TIER")) or not (cfg.get("PAGE_TIER") or cfg.get("LIVE_SOCKET_URL"))
+
+
+def over_the_limit() -> bool:
+    """This user already holds LIVE_SOCKETS_PER_USER sockets here (checked again, atomically, by the hub)."""
+    limit = current_app.config["LIVE_SOCKETS_PER_USER"]
+    return current_user.is_authenticated and realtime.hub.listener_count(current_user.id) >= limit
 
 
 def origin_allowed() -> bool:
@@ -54,10 +66,12 @@ def origin_allowed() -> bool:
 def check_websocket_origin():
     if request.endpoint != "notifications.ws":
         return
-    if served_elsewhere():
+    if not serves_sockets():
         abort(404)  # answered before the handshake: the thread is free again in a millisecond
     if not origin_allowed():
         abort(403)  # before the handshake: a page on another site cannot open the socket
+    if over_the_limit():
+        abort(429)  # before the handshake too: live.js retries later and polls meanwhile
 
 
 def _badge_and_newest(user_id):
@@ -144,8 +158,11 @@ def ws(socket):
     user_id, session_version = current_user.id, current_user.session_version
     redis_url = current_app.config.get("REDIS_URL")
     realtime.bridge.ensure_running(redis_url)
-    inbox = realtime.hub.listen(str(user_id))  # the socket is open from here ...
-    try:
+    inbox = realtime.hub.listen(str(user_id), current_app.config["LIVE_SOCKETS_PER_USER"])
+    if inbox is None:  # opened together with others past the limit, after the check before the handshake
+        socket.close(reason=TRY_AGAIN_LATER, message="Too many open tabs")
+        return
+    try:  # the socket is open from here ...
         with metrics.live_socket():
             _serve(socket, inbox, user_id, session_version, redis_url)
     finally:
